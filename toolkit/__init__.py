@@ -1,0 +1,20 @@
+"""toolkit: topological data analysis of neural-network loss landscapes.
+
+Used as ``import toolkit as tk`` in every notebook of the companion book. Public names are
+re-exported here; modules and helpers starting with ``_`` are private.
+"""
+
+from __future__ import annotations
+
+from toolkit import cache
+from toolkit._device import resolve_device
+from toolkit.cache import cached
+
+__version__ = "0.1.0"
+
+# --- data (toolkit.data) ---
+# --- topology (toolkit.topology) ---
+# --- plots (toolkit.plots) ---
+# --- paths engine (toolkit.objectives, toolkit.paths, toolkit.curves, toolkit.simplices) ---
+# --- models, training, minima store (toolkit.models, toolkit.train, toolkit.minima) ---
+# --- experiments (toolkit.experiments) ---
