@@ -13,6 +13,8 @@ from toolkit.cache import cached
 __version__ = "0.1.0"
 
 # --- data (toolkit.data) ---
+from toolkit import data
+from toolkit.data import DataError, Dataset
 # --- topology (toolkit.topology) ---
 # --- plots (toolkit.plots) ---
 # --- paths engine (toolkit.objectives, toolkit.paths, toolkit.curves, toolkit.simplices) ---
