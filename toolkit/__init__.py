@@ -20,3 +20,5 @@ from toolkit.data import DataError, Dataset
 # --- paths engine (toolkit.objectives, toolkit.paths, toolkit.curves, toolkit.simplices) ---
 # --- models, training, minima store (toolkit.models, toolkit.train, toolkit.minima) ---
 # --- experiments (toolkit.experiments) ---
+from toolkit import report
+from toolkit.report import Run

@@ -1,0 +1,161 @@
+"""Book build steps, used by the Makefile and the tests: ``python -m toolkit.book <command>``.
+
+- ``execute SRC DST [-p name value ...]``: run a source notebook with papermill into an executed
+  copy (written only when the run succeeds; a failed run is kept as ``DST.failed.ipynb``).
+- ``table [--out book/_generated/reproduction.md]``: the reproduction table from ``results/``.
+- ``check HTML_DIR``: every chapter page exists, shows figures and has no error output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from toolkit.cache import REPO_ROOT, atomic_write_text
+from toolkit.report import load_records, results_dir
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+BOOK = REPO_ROOT / "book"
+
+
+def execute(src: Path, dst: Path, parameters: dict | None = None) -> None:
+    """Execute ``src`` with papermill, writing ``dst`` atomically; raise on a failing cell."""
+    import papermill as pm
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=".ipynb")
+    os.close(fd)
+    env_before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"  # progress bars are for terminals, not book pages
+    try:
+        pm.execute_notebook(str(src), tmp, parameters=parameters or {}, cwd=str(src.parent),
+                            kernel_name="python3", progress_bar=False, log_output=False)
+    except Exception:
+        os.replace(tmp, dst.with_suffix(".failed.ipynb"))
+        raise
+    finally:
+        if env_before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = env_before
+    os.replace(tmp, dst)
+
+
+def _notebook_title(path: Path) -> str:
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return path.stem
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def reproduction_table(notebooks: Path = NOTEBOOKS, results: Path | None = None) -> str:
+    """Markdown table of every notebook's saved run record (``not run`` when there is none)."""
+    records = load_records(results or results_dir())
+    rows = ["| Figure / table | Paper's claim | Status | Data set and scale actually run | "
+            "Runs | Wall time |", "|---|---|---|---|---|---|"]
+    for nb in sorted(notebooks.glob("*.ipynb")):
+        link = f"{{doc}}`{_cell(_notebook_title(nb))} <executed/{nb.stem}>`"
+        rec = records.get(nb.stem)
+        if rec is None:
+            rows.append(f"| {link} | | not run | | | |")
+            continue
+        minutes = f"{rec.wall_time_s / 60:.1f} min" if rec.wall_time_s >= 60 else f"{rec.wall_time_s:.0f} s"
+        rows.append(f"| {link} ({_cell(rec.figure)}) | {_cell(rec.claim)} | **{rec.status}**: "
+                    f"{_cell(rec.finding)} | {_cell(rec.dataset)}; scale `{rec.scale}` | "
+                    f"{_cell(rec.runs)} | {minutes} |")
+    return "\n".join(rows) + "\n"
+
+
+def api_reference() -> str:
+    """Markdown list of the public names of ``toolkit`` with the first paragraph of each docstring."""
+    import inspect
+
+    import toolkit
+
+    lines = []
+    for name in sorted(n for n in dir(toolkit) if not n.startswith("_")):
+        obj = getattr(toolkit, name)
+        doc = inspect.getdoc(obj) or ""
+        first = " ".join(doc.split("\n\n")[0].split())
+        if inspect.ismodule(obj):
+            lines.append(f"- `tk.{name}` (module): {first}")
+        elif callable(obj):
+            try:
+                params = inspect.signature(obj).parameters.values()
+                sig = "(" + ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+                                      for p in params) + ")"
+            except (TypeError, ValueError):
+                sig = "(...)"
+            sig = sig if len(sig) <= 90 else sig[:87] + "...)"
+            lines.append(f"- `tk.{name}{sig}`: {first}")
+    return "\n".join(lines) + "\n"
+
+
+def write_if_changed(text: str, path: Path) -> bool:
+    """Write ``text`` unless the file already holds it (keeps Sphinx's incremental build warm)."""
+    if path.exists() and path.read_text() == text:
+        return False
+    atomic_write_text(text, path)
+    return True
+
+
+_ERROR_MARKERS = ("Traceback (most recent call last)", "output error", "ename")
+
+
+def check_pages(html_dir: Path, notebooks: Path = NOTEBOOKS) -> list[str]:
+    """Problems found in the built book: missing chapter pages, pages without figures, errors."""
+    problems = []
+    for nb in sorted(notebooks.glob("*.ipynb")):
+        page = html_dir / "executed" / f"{nb.stem}.html"
+        if not page.exists():
+            problems.append(f"{page}: missing")
+            continue
+        html = page.read_text()
+        if not re.search(r"<img [^>]*src=\"[^\"]*\.(png|svg)\"", html):
+            problems.append(f"{page}: no figure")
+        for marker in _ERROR_MARKERS:
+            if marker in html:
+                problems.append(f"{page}: contains {marker!r}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m toolkit.book", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ex = sub.add_parser("execute")
+    ex.add_argument("src", type=Path)
+    ex.add_argument("dst", type=Path)
+    ex.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    tb = sub.add_parser("table")
+    tb.add_argument("--out", type=Path, default=BOOK / "_generated" / "reproduction.md")
+    ck = sub.add_parser("check")
+    ck.add_argument("html_dir", type=Path)
+    args = ap.parse_args(argv)
+    if args.cmd == "execute":
+        execute(args.src, args.dst, {k: v for k, v in args.p})
+    elif args.cmd == "table":
+        for text, out in ((reproduction_table(), args.out), (api_reference(), args.out.with_name("api.md"))):
+            changed = write_if_changed(text, out)
+            print(f"{out}: {'updated' if changed else 'unchanged'}")
+    else:
+        problems = check_pages(args.html_dir)
+        print("\n".join(problems) or f"{args.html_dir}: every chapter page has figures, no errors")
+        return 1 if problems else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
