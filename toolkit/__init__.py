@@ -16,7 +16,18 @@ __version__ = "0.1.0"
 from toolkit import data
 from toolkit.data import DataError, Dataset
 # --- topology (toolkit.topology) ---
+from toolkit import topology
+from toolkit.topology import (
+    Barcode,
+    BarcodeComparison,
+    compare_barcodes,
+    grid_barcode,
+    minima_barcode,
+    simplex_barcode,
+    to_score,
+)
 # --- plots (toolkit.plots) ---
+from toolkit import plots
 # --- paths engine (toolkit.objectives, toolkit.paths, toolkit.curves, toolkit.simplices) ---
 # --- models, training, minima store (toolkit.models, toolkit.train, toolkit.minima) ---
 # --- experiments (toolkit.experiments) ---

@@ -4,6 +4,7 @@ reads only result objects (no computation beyond layout)."""
 from __future__ import annotations
 
 # --- barcodes, diagrams, disconnectivity graphs (toolkit.plots.barcodes) ---
+from toolkit.plots.barcodes import plot_barcode, plot_diagram, plot_disconnectivity
 # --- landscapes and paths in 2D (toolkit.plots.landscape) ---
 from toolkit.plots.landscape import plot_landscape
 # --- training and path diagnostics (toolkit.plots.diagnostics) ---
