@@ -1,0 +1,94 @@
+"""Every notebook runs under papermill at scale="smoke", and the book builds from the results.
+
+The notebooks are executed once per test session into a temporary book (with its own cache and
+results folders); the tests then check each notebook, the house style, and the built HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from toolkit import book
+
+NOTEBOOKS = sorted(book.NOTEBOOKS.glob("*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke_book")
+    env = {"TOOLKIT_RESULTS_DIR": str(root / "results"), "TOOLKIT_CACHE_DIR": str(root / "cache")}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    target = root / "book"
+    shutil.copytree(book.BOOK, target, ignore=shutil.ignore_patterns("_build", "executed", "_generated"))
+    errors = {}
+    try:
+        for nb in NOTEBOOKS:
+            try:
+                book.execute(nb, target / "executed" / nb.name, {"scale": "smoke"})
+            except Exception as err:  # noqa: BLE001 - reported per notebook below
+                errors[nb.stem] = f"{type(err).__name__}: {err}"
+        (target / "_generated").mkdir()
+        (target / "_generated" / "reproduction.md").write_text(book.reproduction_table())
+        (target / "_generated" / "api.md").write_text(book.api_reference())
+        jb = Path(sys.executable).parent / "jupyter-book"
+        proc = subprocess.run([str(jb), "build", str(target), "--path-output", str(root / "out"),
+                               "--warningiserror", "--keep-going", "--quiet"],
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return SimpleNamespace(root=root, book=target, html=root / "out" / "_build" / "html",
+                           results=root / "results", errors=errors, build=proc)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=IDS)
+def test_notebook_house_style(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert "parameters" in code[0]["metadata"].get("tags", []), "first code cell must be tagged"
+    params = "".join(code[0]["source"])
+    for name in ("scale", "seed", "device"):
+        assert re.search(rf"^{name} = ", params, re.M), f"parameters cell lacks {name}"
+    assert re.search(r'^scale = "cpu"', params, re.M), "the book's default scale is cpu"
+    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ")
+    for c in code:
+        src = "".join(c["source"])
+        assert not c.get("outputs"), "source notebooks are committed without outputs"
+        assert not re.search(r"^\s*(def|class) ", src, re.M), "no functions in notebooks"
+        assert not re.search(r"\.backward\(|optimizer\.step\(|^\s*[!%]\s*pip", src, re.M)
+        imports = re.findall(r"^\s*(?:import|from) (\S+)", src, re.M)
+        assert set(imports) <= {"toolkit", "matplotlib.pyplot", "numpy"}, imports
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=IDS)
+def test_notebook_runs_at_smoke_scale(smoke_book, nb):
+    assert nb.stem not in smoke_book.errors, smoke_book.errors.get(nb.stem)
+    executed = json.loads((smoke_book.book / "executed" / nb.name).read_text())
+    outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "notebook shows no figure"
+    record = json.loads((smoke_book.results / f"{nb.stem}.json").read_text())
+    assert record["scale"] == "smoke" and record["status"] != "not run"
+
+
+def test_book_builds_with_figures_and_no_errors(smoke_book):
+    assert smoke_book.build.returncode == 0, smoke_book.build.stdout[-3000:] + smoke_book.build.stderr[-3000:]
+    assert book.check_pages(smoke_book.html) == []
+    index = (smoke_book.html / "index.html").read_text()
+    for stem in IDS:
+        assert f"executed/{stem}.html" in index, f"{stem} missing from the reproduction table"
+    assert "not run" not in index
