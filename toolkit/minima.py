@@ -1,0 +1,265 @@
+"""A store of trained minima: ``tk.minima(arch, dataset, recipe, n, scale)`` -> :class:`MinimaSet`.
+
+Minimum ``i`` is trained from an initialisation seeded by ``seed + i`` (so ``n=20`` extends the
+``n=10`` set of the same seed by ten new minima) on the same fixed training subset (every
+minimum belongs to the same loss function). Each minimum is cached on its own under
+``data/cache/minima/<sha256>.pt``, keyed by its full configuration: architecture and keywords,
+the data actually used (name, stand-in, subset sizes and a content hash), the recipe as scaled,
+the seed, the input normalisation and a code version. An interrupted call loses at most the
+epoch in progress: finished minima are cache hits, and the minimum in progress resumes from its
+per-epoch checkpoint (``data/cache/minima-ckpt/``).
+
+Inputs are standardised per channel inside the model (:class:`toolkit.models.InputNorm`, with
+the training subset's mean and std) when the recipe says ``input_norm=True``, so ``ms.model``
+consumes the raw ``[0, 1]`` tensors of ``tk.data``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import parameters_to_vector
+from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
+
+from toolkit import cache, models, scales
+from toolkit.train import Recipe, get_recipe, train
+
+__all__ = ["MinimaSet", "minima"]
+
+# bump when a change to models/train/minima changes what a cached minimum means
+_VERSION = "1"
+
+
+@dataclass
+class MinimaSet:
+    """``n`` trained minima of one architecture on one data set.
+
+    ``model`` is a CPU template of the architecture (holding minimum 0's weights);
+    ``flat [n, D]`` holds ``parameters_to_vector(model.parameters())`` of each minimum, in the
+    template's parameter order; ``buffers`` maps each buffer name (BatchNorm statistics, input
+    normalisation) to ``[n, *shape]``, or is None when the model has none. Per-minimum metrics are
+    arrays ``[n]``: mean cross-entropy ``train_loss``/``test_loss``, accuracies in [0, 1],
+    full-batch ``grad_norm``, ``wall_time`` in seconds, ``converged`` flags (criterion in
+    :mod:`toolkit.train`). ``dataset`` is the data set actually used; ``stand_in_note`` says why
+    when it stands in for the requested one.
+    """
+
+    model: nn.Module
+    flat: torch.Tensor
+    buffers: dict[str, torch.Tensor] | None
+    train_loss: np.ndarray
+    train_acc: np.ndarray
+    test_loss: np.ndarray
+    test_acc: np.ndarray
+    grad_norm: np.ndarray
+    wall_time: np.ndarray
+    converged: np.ndarray
+    seeds: list[int]
+    config: dict[str, Any]
+    dataset: str
+    stand_in_note: str | None
+    scale: str
+    histories: list[dict[str, list[float]]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.flat.shape[0])
+
+    def load_state(self, i: int) -> dict[str, torch.Tensor]:
+        """The ``state_dict`` of minimum ``i`` (parameters from ``flat[i]``, buffers from
+        ``buffers``), loadable into ``self.model`` or any model built with the same config."""
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"minimum index {i} out of range for {len(self)} minima")
+        template = {k: v.clone() for k, v in self.model.state_dict().items()}
+        names = [k for k, _ in self.model.named_parameters()]
+        offset = 0
+        for k in names:
+            n = template[k].numel()
+            template[k] = self.flat[i, offset:offset + n].view_as(template[k]).clone()
+            offset += n
+        for k, v in (self.buffers or {}).items():
+            template[k] = v[i].clone()
+        return template
+
+    def module(self, i: int) -> nn.Module:
+        """A fresh copy of the template holding minimum ``i``, in ``eval`` mode."""
+        import copy
+
+        m = copy.deepcopy(self.model)
+        m.load_state_dict(self.load_state(i))
+        return m.eval()
+
+    def summary(self, file=None) -> str:
+        """A table of the minima (one row each) plus the data and scale, printed and returned."""
+        head = (f"{len(self)} minima of {self.config['arch']} "
+                f"({self.flat.shape[1]:,} parameters) on {self.dataset}, "
+                f"recipe {self.config['recipe']['name']!r}, scale {self.scale!r}")
+        lines = [head]
+        if self.stand_in_note:
+            lines.append(f"STAND-IN: {self.stand_in_note}")
+        lines.append(f"{'i':>3} {'seed':>6} {'train loss':>11} {'train acc':>9} {'test loss':>10} "
+                     f"{'test acc':>9} {'|grad|':>9} {'time s':>8}  converged")
+        for i in range(len(self)):
+            lines.append(f"{i:>3} {self.seeds[i]:>6} {self.train_loss[i]:>11.4g} "
+                         f"{100 * self.train_acc[i]:>8.2f}% {self.test_loss[i]:>10.4g} "
+                         f"{100 * self.test_acc[i]:>8.2f}% {self.grad_norm[i]:>9.3g} "
+                         f"{self.wall_time[i]:>8.1f}  {'yes' if self.converged[i] else 'NO'}")
+        text = "\n".join(lines)
+        print(text, file=file)
+        return text
+
+    def __repr__(self) -> str:
+        return (f"MinimaSet(n={len(self)}, arch={self.config['arch']!r}, dataset={self.dataset!r}, "
+                f"D={self.flat.shape[1]}, scale={self.scale!r})")
+
+
+def _fingerprint(x: torch.Tensor, y: torch.Tensor) -> str:
+    h = hashlib.sha256()
+    for t in (x, y):
+        h.update(str((tuple(t.shape), str(t.dtype))).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _load_data(dataset: Any, scale_name: str):
+    """(train, test) for a name through ``tk.data.load_for``, or user-given data sets."""
+    if isinstance(dataset, str):
+        from toolkit import data as tkdata
+
+        return tkdata.load_for(dataset, "train", scale_name), tkdata.load_for(dataset, "test", scale_name)
+    if isinstance(dataset, tuple) and len(dataset) == 2:
+        return dataset
+    raise TypeError("dataset must be a name ('mnist', 'cifar10', ...) or a (train, test) pair of "
+                    f"tk.data.Dataset, got {type(dataset).__name__}")
+
+
+def _subset(ds: Any, n: int | None) -> Any:
+    if n is None or n >= len(ds.y):
+        return ds
+    if hasattr(ds, "subset"):
+        return ds.subset(n, seed=0)
+    idx = torch.randperm(len(ds.y), generator=torch.Generator().manual_seed(0))[:n]
+    import dataclasses
+
+    return dataclasses.replace(ds, x=ds.x[idx], y=ds.y[idx])
+
+
+def _build(arch: str, arch_kw: dict[str, Any], seed: int, norm: tuple[list, list] | None) -> nn.Module:
+    # seed only this construction, leaving the caller's global RNG stream untouched
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = models.build(arch, **arch_kw)
+    return models.with_input_norm(net, *norm) if norm is not None else net
+
+
+def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
+           scale: str | scales.Scale = "cpu", *, seed: int = 0, device: str = "auto",
+           progress: bool = True, refresh: bool = False, **arch_kw: Any) -> MinimaSet:
+    """Train (or load from the cache) ``n`` minima of ``arch`` on ``dataset`` with ``recipe``.
+
+    ``dataset`` is a ``tk.data`` name (loaded with ``tk.data.load_for(name, split, scale)``, so a
+    documented stand-in replaces an absent paper data set below paper scale) or a
+    ``(train, test)`` pair of data sets. ``recipe`` is a name in ``tk.train.RECIPES`` or a
+    ``Recipe``; ``scale`` (``"smoke"``, ``"cpu"``, ``"paper"`` or a ``tk.scales.Scale``) reduces it
+    as ``tk.scales.get(scale, recipe).describe()`` says; ``n=None`` takes the scale's default.
+    ``arch_kw`` go to ``tk.models.build`` (``in_shape`` and ``num_classes`` are filled from the
+    data when the architecture accepts them). ``refresh=True`` retrains instead of loading.
+    Warns once per unconverged minimum.
+    """
+    base = get_recipe(recipe)
+    sc = scales.get(scale, base)
+    rec = sc.apply(base)
+    n = sc.n_minima if n is None else n
+    if n is None or n < 1:
+        raise ValueError(f"number of minima must be >= 1, got {n}")
+    train_ds, test_ds = _load_data(dataset, sc.name)
+    train_ds, test_ds = _subset(train_ds, sc.n_train), _subset(test_ds, sc.n_test)
+
+    kw = {**dict(sc.arch_kw), **arch_kw}
+    if models.accepts(arch, "in_shape"):
+        kw.setdefault("in_shape", tuple(train_ds.x.shape[1:]))
+    if models.accepts(arch, "num_classes"):
+        kw.setdefault("num_classes", int(getattr(train_ds, "num_classes", int(train_ds.y.max()) + 1)))
+    norm = None
+    if rec.input_norm:
+        dims = [0] + list(range(2, train_ds.x.ndim))
+        norm = (train_ds.x.mean(dim=dims).tolist(), train_ds.x.std(dim=dims).clamp_min(1e-6).tolist())
+
+    name_used = getattr(train_ds, "name", "custom")
+    stand_in_for = getattr(train_ds, "stand_in_for", None)
+    note = getattr(train_ds, "note", None) if stand_in_for else None
+    base_cfg = {
+        "arch": arch, "arch_kw": kw, "dataset": dataset if isinstance(dataset, str) else name_used,
+        "data_used": name_used, "stand_in_for": stand_in_for,
+        "n_train": len(train_ds.y), "n_test": len(test_ds.y),
+        "data_hash": _fingerprint(train_ds.x, train_ds.y),
+        "test_hash": _fingerprint(test_ds.x, test_ds.y),
+        "recipe": rec, "input_norm": norm,
+    }
+
+    results: list[dict[str, Any]] = []
+    seeds = [seed + i for i in range(n)]
+    bar = tqdm(seeds, desc=f"minima {arch} on {name_used} ({sc.name})", disable=not progress)
+    for s in bar:
+        cfg = {**base_cfg, "seed": s}
+        ckpt = cache.cache_path("minima-ckpt", cfg, _VERSION)
+
+        def compute(cfg=cfg, s=s, ckpt=ckpt) -> dict[str, Any]:
+            net = _build(arch, kw, s, norm)
+            # warn=False: the warning below covers cached minima too
+            res = train(net, train_ds, rec, seed=s, device=device, progress=progress,
+                        test=test_ds, checkpoint=ckpt, warn=False)
+            return {"state": res.state, "train_loss": res.train_loss, "train_acc": res.train_acc,
+                    "test_loss": res.test_loss, "test_acc": res.test_acc,
+                    "grad_norm": res.grad_norm, "wall_time": res.wall_time,
+                    "converged": res.converged, "history": res.history}
+
+        entry = cache.cached("minima", cfg, compute, version=_VERSION, refresh=refresh)
+        with contextlib.suppress(FileNotFoundError):
+            ckpt.unlink()
+        if not entry["converged"]:
+            warnings.warn(
+                f"minimum {s} of {arch} on {name_used} (recipe {rec.name!r}, scale {sc.name!r}) did "
+                f"not converge: train loss {entry['train_loss']:.4g} (tolerance {rec.loss_tol}), "
+                f"gradient norm {entry['grad_norm']:.3g} (tolerance {rec.grad_tol}); use a larger "
+                "scale or more epochs before reading its barcode as the paper's", stacklevel=2)
+        results.append(entry)
+
+    template = _build(arch, kw, seed, norm)
+    template.load_state_dict(results[0]["state"])
+    template.eval()
+    flats = []
+    for r in results:
+        template.load_state_dict(r["state"])
+        flats.append(parameters_to_vector(template.parameters()).detach().clone())
+    template.load_state_dict(results[0]["state"])
+    buf_names = [k for k, _ in template.named_buffers() if k in results[0]["state"]]
+    buffers = ({k: torch.stack([r["state"][k] for r in results]) for k in buf_names}
+               if buf_names else None)
+
+    def arr(key: str, dtype=float) -> np.ndarray:
+        return np.array([r[key] for r in results], dtype=dtype)
+
+    return MinimaSet(
+        model=template, flat=torch.stack(flats), buffers=buffers,
+        train_loss=arr("train_loss"), train_acc=arr("train_acc"), test_loss=arr("test_loss"),
+        test_acc=arr("test_acc"), grad_norm=arr("grad_norm"), wall_time=arr("wall_time"),
+        converged=arr("converged", bool), seeds=seeds,
+        config={**base_cfg, "recipe": _recipe_dict(rec), "scale": sc.describe(base), "n": n,
+                "seed": seed},
+        dataset=name_used, stand_in_note=note, scale=sc.name,
+        histories=[dict(r["history"]) for r in results])
+
+
+def _recipe_dict(rec: Recipe) -> dict[str, Any]:
+    import dataclasses
+
+    d = dataclasses.asdict(rec)
+    d["schedule_args"] = dict(rec.schedule_args)
+    return d

@@ -1,0 +1,415 @@
+"""One training loop; the papers' recipes are configuration (:class:`Recipe`, :data:`RECIPES`).
+
+``train(model, data, recipe, seed=...)`` runs minibatch SGD/Adam (or full-batch gradient descent
+when ``recipe.batch_size is None``) with the recipe's learning-rate schedule, then evaluates the
+final point on the full training set (and the test set, if given) in ``eval`` mode: loss,
+accuracy and the norm of the full-batch gradient. A point whose final training loss or gradient
+norm is above the recipe's tolerances triggers a ``warnings.warn`` (criterion below).
+
+Determinism: minibatch order and augmentation draw from a generator seeded by ``(seed, epoch)``,
+so a run resumed from a checkpoint (``checkpoint=path``) replays exactly the epochs it missed;
+on CPU two runs with the same seed, model initialisation and thread count give the same weights
+bit for bit.
+
+Recipes (``RECIPES``); "ours" marks a number the paper does not give (lost in extraction or
+never stated), chosen by us and kept a parameter:
+
+================  ==========================================================================
+``fc_cyclic``     Barannikov Fig. 2: Adam + triangular cyclical LR (Smith 2015). Paper: "until
+                  full convergence". Ours: peak LR 5e-3, floor 1e-4, batch 128, 2 cycles,
+                  20 epochs at paper scale.
+``resnet_type1``  Tables 4/5 type 1: SGD momentum, batch 256, constant small LR, 1500 epochs.
+                  LR 1e-4 and momentum 0.9 from the authors' code (lost in the text).
+``resnet_type2``  Tables 4/5 type 2: SGD momentum, batch 256, 300 epochs (CIFAR-10; 100 for
+                  SVHN), LR held at 0.05 for the first 10% of training then linearly annealed to
+                  1e-4 at 50% (the authors' code: knots at epochs 0, 10, 50 of 101).
+``wrn_garipov``   Table 6: SGD, batch 128, 200 epochs, initial LR 0.03 (column header lost; read
+                  as the LR), Garipov et al.'s schedule. Ours (from Garipov et al.): momentum
+                  0.9, weight decay 5e-4, random crop + flip augmentation.
+``lenet``         Table 7: SGD, batch 128, 50 epochs, LR 0.01 (header lost; read as the LR).
+                  Ours: momentum 0.9, no weight decay.
+``lp_sgd``        Liao & Poggio Fig. 3: plain SGD, batch 100, LR 0.01, no augmentation.
+``lp_gd``         Liao & Poggio Figs. 4-5: batch gradient descent (one step per epoch on the
+                  full-training-set gradient). Ours: LR 0.01 (the text gives the SGD LR only).
+================  ==========================================================================
+
+Convergence check: ``converged = train_loss <= recipe.loss_tol and grad_norm <= recipe.grad_tol``
+where ``train_loss`` is the mean cross-entropy over the whole training set and ``grad_norm`` the
+Euclidean norm of its gradient, both at the final weights in ``eval`` mode. The tolerances are
+per recipe (ours), set from what a well-trained minimum of that recipe reaches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pickle
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
+
+from toolkit._device import resolve_device
+from toolkit.cache import atomic_save, safe_load
+
+__all__ = ["RECIPES", "Recipe", "TrainResult", "evaluate", "full_grad_norm", "get_recipe", "train"]
+
+_SCHEDULES = ("constant", "cyclic", "anneal", "garipov")
+_OPTIMIZERS = ("sgd", "adam")
+
+
+class _DataLike(Protocol):
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train a minimum. Epoch-valued schedule arguments are fractions of training, so a
+    scale that shortens training keeps the schedule's shape.
+
+    ``schedule`` and its ``schedule_args``:
+      - ``"constant"``: ``lr`` throughout.
+      - ``"cyclic"``: triangular cyclical LR (Smith 2015) between ``lr * floor`` and ``lr``;
+        ``cycles`` full cycles over training (each rises then falls, so training ends at the
+        floor); ``decay`` multiplies the amplitude each cycle (0.5 is Smith's "triangular2").
+      - ``"anneal"``: piecewise-linear in training progress through ``knots`` (fractions in
+        [0, 1]) with LR multipliers ``factors``, constant after the last knot (Barannikov App. A;
+        ``knots=(0,), factors=(1,)`` is the constant scheduler).
+      - ``"garipov"``: multiplier 1 for the first half, then linear to ``final`` (0.01) at 90%,
+        then constant (Garipov et al. 2018), applied per epoch.
+    ``batch_size=None`` is full-batch gradient descent: one step per epoch with the gradient of
+    the mean loss over the whole training set, accumulated in chunks of ``chunk`` samples (with
+    BatchNorm the statistics are per chunk, i.e. ghost batch norm).
+    """
+
+    name: str = "custom"
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    epochs: int = 10
+    batch_size: int | None = 128
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    schedule_args: Mapping[str, Any] = field(default_factory=dict)
+    augment: str | None = None
+    input_norm: bool = True
+    loss_tol: float = 0.1
+    grad_tol: float = 0.1
+    chunk: int = 4096
+    source: str = ""
+    ours: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in _SCHEDULES:
+            raise ValueError(f"schedule must be one of {_SCHEDULES}, got {self.schedule!r}")
+        if self.augment not in (None, "flip_crop"):
+            raise ValueError(f"augment must be None or 'flip_crop', got {self.augment!r}")
+        if self.epochs < 1 or self.lr <= 0:
+            raise ValueError(f"need epochs >= 1 and lr > 0, got epochs={self.epochs}, lr={self.lr}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive or None (full batch), got {self.batch_size}")
+        # a private copy, so that editing one recipe's args never edits a preset's
+        object.__setattr__(self, "schedule_args", dict(self.schedule_args))
+
+    def replace(self, **changes: Any) -> Recipe:
+        """A copy with ``changes`` (e.g. ``recipe.replace(epochs=5, lr=1e-3)``)."""
+        return dataclasses.replace(self, **changes)
+
+    def lr_at(self, progress: float, epoch: int) -> float:
+        """Learning rate at ``progress`` in [0, 1] of training (``epoch`` is the integer epoch)."""
+        a = self.schedule_args
+        if self.schedule == "constant":
+            return self.lr
+        if self.schedule == "cyclic":
+            cycles, floor, decay = a.get("cycles", 1), a.get("floor", 0.1), a.get("decay", 1.0)
+            pos = min(progress, 1.0) * cycles
+            k = min(int(pos), cycles - 1)
+            tri = 1.0 - abs(2.0 * (pos - k) - 1.0)
+            return self.lr * (floor + (1.0 - floor) * tri * decay ** k)
+        if self.schedule == "anneal":
+            return self.lr * float(np.interp(progress, a.get("knots", (0.0,)), a.get("factors", (1.0,))))
+        t = epoch / self.epochs  # garipov: per epoch
+        final = a.get("final", 0.01)
+        if t <= 0.5:
+            return self.lr
+        if t <= 0.9:
+            return self.lr * (1.0 - (1.0 - final) * (t - 0.5) / 0.4)
+        return self.lr * final
+
+    def describe(self) -> str:
+        """One line per setting, with the values we chose (not from the paper) marked."""
+        rows = []
+        for f in dataclasses.fields(self):
+            if f.name in ("source", "ours"):
+                continue
+            v = getattr(self, f.name)
+            v = dict(v) if isinstance(v, Mapping) else v
+            rows.append(f"  {f.name:<14}{v!r}{'   (ours)' if f.name in self.ours else ''}")
+        return f"Recipe {self.name!r} — {self.source}\n" + "\n".join(rows)
+
+
+def _r(**kw: Any) -> Recipe:
+    return Recipe(**kw)
+
+
+RECIPES: Mapping[str, Recipe] = MappingProxyType({
+    "fc_cyclic": _r(
+        name="fc_cyclic", optimizer="adam", lr=5e-3, epochs=20, batch_size=128,
+        schedule="cyclic", schedule_args={"cycles": 2, "floor": 0.02, "decay": 1.0},
+        loss_tol=0.5, grad_tol=0.1,
+        source="Barannikov et al. §2.1/Fig. 2: Adam + cyclical LR until full convergence",
+        ours=("lr", "epochs", "batch_size", "schedule_args", "loss_tol", "grad_tol")),
+    "resnet_type1": _r(
+        name="resnet_type1", optimizer="sgd", lr=1e-4, epochs=1500, batch_size=256, momentum=0.9,
+        schedule="constant", input_norm=False, loss_tol=0.05, grad_tol=0.05,
+        source="Barannikov et al. App. A Tables 4/5, type 1 (constant small LR); LR and momentum "
+               "from the authors' code (BarcodesDNN/find_minimas.py)",
+        ours=("loss_tol", "grad_tol")),
+    "resnet_type2": _r(
+        name="resnet_type2", optimizer="sgd", lr=5e-2, epochs=300, batch_size=256, momentum=0.9,
+        schedule="anneal", schedule_args={"knots": (0.0, 0.1, 0.5), "factors": (1.0, 1.0, 2e-3)},
+        input_norm=False, loss_tol=0.05, grad_tol=0.05,
+        source="Barannikov et al. App. A Tables 4/5, type 2 (annealed LR; 300 epochs on CIFAR-10, "
+               "100 on SVHN); LR values and knots from the authors' code",
+        ours=("loss_tol", "grad_tol")),
+    "wrn_garipov": _r(
+        name="wrn_garipov", optimizer="sgd", lr=0.03, epochs=200, batch_size=128, momentum=0.9,
+        weight_decay=5e-4, schedule="garipov", schedule_args={"final": 0.01}, augment="flip_crop",
+        loss_tol=0.05, grad_tol=0.1, chunk=1024,
+        source="Barannikov et al. App. A Table 6 (Garipov et al. 2018 schedule)",
+        ours=("momentum", "weight_decay", "augment", "loss_tol", "grad_tol")),
+    "lenet": _r(
+        name="lenet", optimizer="sgd", lr=0.01, epochs=50, batch_size=128, momentum=0.9,
+        loss_tol=0.3, grad_tol=0.1,
+        source="Barannikov et al. App. A Table 7 (LeNet-like, Fashion-MNIST)",
+        ours=("momentum", "loss_tol", "grad_tol")),
+    "lp_sgd": _r(
+        name="lp_sgd", optimizer="sgd", lr=0.01, epochs=60, batch_size=100, loss_tol=0.1,
+        grad_tol=0.5,
+        source="Liao & Poggio §4.2/Fig. 3: SGD, batch 100, LR 0.01, no augmentation "
+               "(60 epochs as for M_final in §4.4)",
+        ours=("loss_tol", "grad_tol")),
+    "lp_gd": _r(
+        name="lp_gd", optimizer="sgd", lr=0.01, epochs=400, batch_size=None, loss_tol=0.1,
+        grad_tol=0.5, chunk=2500,
+        source="Liao & Poggio §4.3-4.4: batch gradient descent (batch = training set)",
+        ours=("lr", "chunk", "loss_tol", "grad_tol")),
+})
+
+
+def get_recipe(recipe: str | Recipe) -> Recipe:
+    """``recipe`` itself, or the preset of that name in :data:`RECIPES`."""
+    if isinstance(recipe, Recipe):
+        return recipe
+    try:
+        return RECIPES[recipe]
+    except KeyError:
+        raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)} "
+                         "or pass a tk.train.Recipe(...)") from None
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`. ``state`` is the final ``state_dict`` (CPU tensors); losses are
+    mean cross-entropy, accuracies fractions in [0, 1]; ``test_*`` are NaN without a test set;
+    ``history`` holds per-epoch ``loss`` (mean minibatch loss during the epoch) and ``lr``."""
+
+    state: dict[str, torch.Tensor]
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+    grad_norm: float
+    wall_time: float
+    converged: bool
+    seed: int
+    history: dict[str, list[float]]
+
+
+def _xy(data: _DataLike | tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = (data.x, data.y) if hasattr(data, "x") else data
+    if x.ndim < 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"need x [N, ...] and y [N] with equal N, got {tuple(x.shape)} and {tuple(y.shape)}")
+    return x, y
+
+
+def _make_optimizer(recipe: Recipe, params) -> torch.optim.Optimizer:
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
+                           weight_decay=recipe.weight_decay)
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    # one stream per (seed, epoch): resuming at any epoch replays the same batches
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2**63 - 1))
+
+
+def _flip_crop(xb: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Random horizontal flip and random ``pad``-pixel translation (zero padding), per sample."""
+    b, _, h, w = xb.shape
+    flip = torch.rand(b, generator=gen) < 0.5
+    shifts = torch.randint(0, 2 * pad + 1, (b, 2), generator=gen)
+    xb = torch.where(flip.to(xb.device).view(b, 1, 1, 1), xb.flip(3), xb)
+    padded = F.pad(xb, (pad, pad, pad, pad))
+    rows = (shifts[:, 0].view(b, 1) + torch.arange(h)).to(xb.device)  # [B, H]
+    cols = (shifts[:, 1].view(b, 1) + torch.arange(w)).to(xb.device)  # [B, W]
+    idx_b = torch.arange(b, device=xb.device).view(b, 1, 1)
+    return padded.permute(0, 2, 3, 1)[idx_b, rows.view(b, h, 1), cols.view(b, 1, w)].permute(0, 3, 1, 2)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, chunk: int = 4096) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` (in its current mode) on ``x [N, ...]``,
+    ``y [N]``, in chunks of ``chunk`` samples, on the model's device."""
+    dev = next(model.parameters()).device
+    loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+    correct = torch.zeros((), dtype=torch.int64, device=dev)
+    for i in range(0, x.shape[0], chunk):
+        xb, yb = x[i:i + chunk].to(dev), y[i:i + chunk].to(dev)
+        out = model(xb)
+        loss_sum += F.cross_entropy(out, yb, reduction="sum").double()
+        correct += (out.argmax(1) == yb).sum()
+    n = x.shape[0]
+    return loss_sum.item() / n, correct.item() / n
+
+
+def full_grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, chunk: int = 4096) -> float:
+    """Euclidean norm of the gradient of the mean cross-entropy over all of ``x``, ``y`` with
+    respect to ``model.parameters()``, in the model's current mode (leaves ``.grad`` zeroed)."""
+    dev = next(model.parameters()).device
+    params = [p for p in model.parameters() if p.requires_grad]
+    model.zero_grad(set_to_none=True)
+    n = x.shape[0]
+    for i in range(0, n, chunk):
+        xb, yb = x[i:i + chunk].to(dev), y[i:i + chunk].to(dev)
+        (F.cross_entropy(model(xb), yb, reduction="sum") / n).backward()
+    norm = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params if p.grad is not None))
+    model.zero_grad(set_to_none=True)
+    return float(norm)
+
+
+def _epoch_done(epoch: int) -> None:
+    """Called after each finished (and checkpointed) epoch; tests patch it to simulate a crash."""
+
+
+def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
+          recipe: str | Recipe, *, seed: int, device: str | torch.device = "auto",
+          progress: bool = True, test: _DataLike | tuple[torch.Tensor, torch.Tensor] | None = None,
+          checkpoint: str | Path | None = None, checkpoint_every: int = 1,
+          warn: bool = True) -> TrainResult:
+    """Train ``model`` in place on ``data`` (``x [N, C, H, W]``, ``y [N]`` int64) with ``recipe``.
+
+    ``seed`` fixes the minibatch order and augmentation (the initial weights are whatever
+    ``model`` holds). With ``checkpoint`` set, model and optimizer state are saved there every
+    ``checkpoint_every`` epochs and a later call with the same path resumes from it; the file is
+    left in place (the caller deletes it once the result is stored). Returns a
+    :class:`TrainResult`; warns if the final point fails the recipe's convergence criterion.
+    Raises ``FloatingPointError`` when the loss becomes NaN/inf (lower ``recipe.lr``).
+    """
+    recipe = get_recipe(recipe)
+    dev = resolve_device(device)
+    x, y = _xy(data)
+    x, y = x.to(dev), y.to(dev)
+    model.to(dev)
+    opt = _make_optimizer(recipe, model.parameters())
+    n = x.shape[0]
+    bs = n if recipe.batch_size is None else min(recipe.batch_size, n)
+    steps = 1 if recipe.batch_size is None else math.ceil(n / bs)
+    history: dict[str, list[float]] = {"loss": [], "lr": []}
+    start, elapsed = 0, 0.0
+
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        try:
+            state = safe_load(ckpt)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            start, elapsed = int(state["epoch"]), float(state["elapsed"])
+            history = {k: list(v) for k, v in state["history"].items()}
+        except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as err:
+            # a torn or foreign checkpoint: start over rather than trust it
+            warnings.warn(f"ignoring unreadable checkpoint {ckpt} ({err}); training from scratch",
+                          stacklevel=2)
+            start, elapsed = 0, 0.0
+    t0 = time.perf_counter()
+
+    bar = tqdm(range(start, recipe.epochs), desc=f"train {recipe.name}", disable=not progress,
+               leave=False, initial=start, total=recipe.epochs)
+    for epoch in bar:
+        gen = _epoch_generator(seed, epoch)
+        model.train()
+        loss_sum = torch.zeros((), device=dev)
+        if recipe.batch_size is None:
+            lr = recipe.lr_at(epoch / recipe.epochs, epoch)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            opt.zero_grad(set_to_none=True)
+            for i in range(0, n, recipe.chunk):
+                xb, yb = x[i:i + recipe.chunk], y[i:i + recipe.chunk]
+                loss = F.cross_entropy(model(xb), yb, reduction="sum") / n
+                loss.backward()
+                loss_sum += loss.detach()
+            opt.step()
+        else:
+            perm = torch.randperm(n, generator=gen).to(dev)
+            for s in range(steps):
+                lr = recipe.lr_at((epoch + s / steps) / recipe.epochs, epoch)
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                idx = perm[s * bs:(s + 1) * bs]
+                xb, yb = x[idx], y[idx]
+                if recipe.augment == "flip_crop":
+                    xb = _flip_crop(xb, gen)
+                loss = F.cross_entropy(model(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss_sum += loss.detach() * idx.numel()
+            loss_sum = loss_sum / n
+        epoch_loss = float(loss_sum)
+        if not math.isfinite(epoch_loss):
+            raise FloatingPointError(
+                f"training loss became {epoch_loss} in epoch {epoch} of recipe {recipe.name!r} "
+                f"(lr={recipe.lr}); lower the learning rate, e.g. recipe.replace(lr={recipe.lr / 10:g})")
+        history["loss"].append(epoch_loss)
+        history["lr"].append(lr)
+        bar.set_postfix(loss=f"{epoch_loss:.4f}", lr=f"{lr:.2e}")
+        if ckpt is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == recipe.epochs):
+            atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                         "epoch": epoch + 1, "elapsed": elapsed + time.perf_counter() - t0,
+                         "history": history}, ckpt)
+        _epoch_done(epoch)
+    bar.close()
+
+    model.eval()
+    train_loss, train_acc = evaluate(model, x, y, chunk=recipe.chunk)
+    gnorm = full_grad_norm(model, x, y, chunk=recipe.chunk)
+    test_loss = test_acc = float("nan")
+    if test is not None:
+        xt, yt = _xy(test)
+        test_loss, test_acc = evaluate(model, xt, yt, chunk=recipe.chunk)
+    wall = elapsed + time.perf_counter() - t0
+    converged = train_loss <= recipe.loss_tol and gnorm <= recipe.grad_tol
+    if warn and not converged:
+        warnings.warn(
+            f"training with recipe {recipe.name!r} (seed {seed}) did not converge: final train loss "
+            f"{train_loss:.4g} (tolerance {recipe.loss_tol}), full-batch gradient norm {gnorm:.3g} "
+            f"(tolerance {recipe.grad_tol}); train longer (recipe.replace(epochs=...)) or use a "
+            "larger scale before treating this point as a minimum", stacklevel=2)
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    return TrainResult(state=state, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
+                       test_acc=test_acc, grad_norm=gnorm, wall_time=wall, converged=converged,
+                       seed=seed, history=history)
