@@ -30,6 +30,9 @@ from toolkit.topology import (
 from toolkit import plots
 # --- paths engine (toolkit.objectives, toolkit.paths, toolkit.curves, toolkit.simplices) ---
 # --- models, training, minima store (toolkit.models, toolkit.train, toolkit.minima) ---
+from toolkit import models, scales, train
+from toolkit.minima import MinimaSet, minima
+from toolkit.train import RECIPES, Recipe
 # --- experiments (toolkit.experiments) ---
 from toolkit import report
 from toolkit.report import Run
