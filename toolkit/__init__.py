@@ -29,10 +29,14 @@ from toolkit.topology import (
 # --- plots (toolkit.plots) ---
 from toolkit import plots
 # --- paths engine (toolkit.objectives, toolkit.paths, toolkit.curves, toolkit.simplices) ---
+from toolkit import objectives, paths
+from toolkit.objectives import FunctionObjective, ModuleObjective, flatten_params, unflatten_params
+from toolkit.paths import PathConfig, PathEvaluation, PathSet, evaluate_paths, optimize_paths
 # --- models, training, minima store (toolkit.models, toolkit.train, toolkit.minima) ---
 from toolkit import models, scales, train
 from toolkit.minima import MinimaSet, minima
 from toolkit.train import RECIPES, Recipe
 # --- experiments (toolkit.experiments) ---
 from toolkit import report
-from toolkit.report import Run
+from toolkit.report import Run, show
+from toolkit import experiments

@@ -19,7 +19,7 @@ from typing import Any
 
 from toolkit.cache import REPO_ROOT, atomic_write_text
 
-__all__ = ["Run", "RunRecord", "results_dir", "load_records", "STATUSES"]
+__all__ = ["Run", "RunRecord", "results_dir", "load_records", "show", "STATUSES"]
 
 #: allowed statuses, from best to worst
 STATUSES = ("reproduced", "partly reproduced", "not reproduced", "illustration")
@@ -95,3 +95,17 @@ def load_records(folder: Path | None = None) -> dict[str, RunRecord]:
     for p in sorted(folder.glob("*.json")):
         out[p.stem] = RunRecord(**json.loads(p.read_text()))
     return out
+
+
+def show(fig, caption: str) -> None:
+    """Display a figure followed by its caption (Markdown), then close it.
+
+    Captions are built from the result being plotted, so they state the data set, scale and
+    number of runs that actually produced the figure.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    display(fig)
+    plt.close(fig)
+    display(Markdown(f"**Figure.** {caption}"))

@@ -1,0 +1,8 @@
+"""Experiments: one function per paper figure, each a cached compute call returning a result
+object that the figure's notebook only plots and prints."""
+
+from __future__ import annotations
+
+from toolkit.experiments.intro import ToyConfig, ToyResult, toy_barcodes, toy_config
+
+__all__ = ["ToyConfig", "ToyResult", "toy_barcodes", "toy_config"]
