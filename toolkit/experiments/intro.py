@@ -191,4 +191,4 @@ def _compute(cfg: ToyConfig, device: str, progress: bool) -> ToyResult:
 def toy_barcodes(cfg: ToyConfig, *, device: str = "auto", progress: bool = True) -> ToyResult:
     """Minima, optimised paths, path barcode and exact grid barcode of a 2D landscape (cached)."""
     return cached("intro_toy_barcodes", cfg, lambda: _compute(cfg, device, progress),
-                  version="1", codec=ToyResult)
+                  version="2", codec=ToyResult)
