@@ -43,7 +43,8 @@ def simplex_barcode(
 
     Every simplex enters at the maximal loss found on it, raised where needed to the maximum of
     its faces' values so the filtration is monotone (the largest loss on a triangle includes its
-    sides). Reduced by GUDHI's persistent cohomology over Z/2.
+    sides). Reduced by GUDHI's persistent cohomology over Z/2, with ties broken by the total order
+    of ``minima_barcode`` (value, then dimension, then vertex ids from the largest).
 
     Args:
         vertex_losses: ``(N,)`` losses of the minima (the 0-simplices).
@@ -79,9 +80,12 @@ def simplex_barcode(
         value[simplex] = max(higher[simplex], *(value[f] for f in faces))
     top = max(1, max((len(k) - 1 for k in value), default=0))
 
+    # GUDHI breaks ties its own way; give it positions in our total order (value, dimension,
+    # vertices from the largest, as in toolkit.topology._minima), then read values back.
+    order = sorted(value, key=lambda sx: (value[sx], len(sx), sx[::-1]))
     st = gudhi.SimplexTree()
-    for simplex in sorted(value, key=len):
-        st.insert(list(simplex), value[simplex])
+    for rank, simplex in enumerate(order):
+        st.insert(list(simplex), float(rank))
     st.persistence(homology_coeff_field=2, min_persistence=-1, persistence_dim_max=True)
     bars: dict[int, list[tuple[float, float, tuple[int, ...], tuple[int, ...] | None]]] = {
         k: [] for k in range(top + 1)}
@@ -120,7 +124,7 @@ def grid_barcode(
             zero-length pairs that discretisation creates).
 
     Returns:
-        ``{k: Barcode}`` for ``k = 0 .. values.ndim - 1`` with ``kind="grid"``: ``creator`` and
+        ``{k: Barcode}`` for ``k = 0 .. values.ndim - 1`` (``.. values.ndim`` if periodic) with ``kind="grid"``: ``creator`` and
         ``killer`` are multi-indices into ``values`` of the cells that create/kill each bar (so
         ``values[creator] == birth``), and for index 0 ``minimum`` is the flat (C-order) index of
         the bar's minimum. Bars are sorted by ``(birth, death)``.
@@ -148,7 +152,7 @@ def grid_barcode(
         return tuple(int(v) for v in np.unravel_index(int(idx), grid.shape, order="F"))
 
     out: dict[int, Barcode] = {}
-    for k in range(grid.ndim):
+    for k in range(grid.ndim + 1 if np.any(periodic) else grid.ndim):  # a torus has top cycles
         pairs = regular[k] if k < len(regular) else np.zeros((0, 2), dtype=np.int64)
         ess = essential[k] if k < len(essential) else np.zeros(0, dtype=np.int64)
         rows = [(flat[b], flat[d], cell(b), cell(d)) for b, d in np.reshape(pairs, (-1, 2))]

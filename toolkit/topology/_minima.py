@@ -5,16 +5,18 @@ the best path found between minima ``i`` and ``j``. Its 0-dimensional persistenc
 with the elder rule, is the estimate of formula (1): a minimum dies at the lowest level at which its
 component contains a lower minimum.
 
-Tie-breaking (the same total order as GUDHI's ``SimplexTree``, so both give identical barcodes,
-bar owners and killers included):
+Tie-breaking: a total order on vertices and paths, which the GUDHI cross-check is given as its
+filtration (``minima_barcode_gudhi``), so both agree field by field, bar owners and killers too:
 
 * minima are ordered by ``(loss, index)``: of two minima at the same loss the lower index is the
-  elder and survives a merge;
+  elder and survives a merge (so a tie for the global minimum goes to the lower index, and an
+  unconnected equal minimum is flagged);
 * paths are ordered by ``(saddle, j, i)`` with ``i < j`` (GUDHI's reverse-lexicographic order on
-  equal filtration values); the first path in this order that joins two components kills the
-  younger one.
+  equal values); the first path in this order that joins two components kills the younger one.
 
-Death values never depend on the path order; only which path is reported as ``killer`` does.
+The diagram (multiset of bars) and each minimum's death level for distinct losses do not depend
+on these choices; the order only decides which of several equal minima owns which bar, and which
+of several equal paths is reported as ``killer``.
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ def _graph(min_losses, saddles: Saddles, atol: float):
     if bad.size:
         k = int(bad[np.argmax(floor[bad] - s[bad])])
         raise ValueError(
-            f"saddles[({i[k]}, {j[k]})] = {s[k]!r} is below an endpoint's loss "
-            f"(min_losses[{lo[k]}] = {losses[lo[k]]!r}, min_losses[{hi[k]}] = {losses[hi[k]]!r}); "
+            f"saddles[({i[k]}, {j[k]})] = {float(s[k])!r} is below an endpoint's loss "
+            f"(min_losses[{lo[k]}] = {float(losses[lo[k]])!r}, "
+            f"min_losses[{hi[k]}] = {float(losses[hi[k]])!r}); "
             "a path's maximum cannot be below its ends: a bug upstream, or pass atol= for noisy "
             "loss evaluations"
         )
@@ -166,32 +169,51 @@ def minima_barcode(
 
 
 def minima_barcode_gudhi(
-    min_losses: Sequence[float] | np.ndarray, saddles: Saddles, *, atol: float = 0.0
+    min_losses: Sequence[float] | np.ndarray,
+    saddles: Saddles,
+    *,
+    atol: float = 0.0,
+    break_ties: bool = True,
 ) -> Barcode:
     """The same barcode as ``minima_barcode`` from GUDHI's ``SimplexTree`` persistence.
 
     A second, independent implementation (GUDHI's persistent cohomology of the graph with
     vertices at the minima's losses and edges at the path maxima) used to cross-check the
-    union-find. Same arguments, same result, field by field; slower for large graphs.
+    union-find; slower for large graphs.
+
+    GUDHI resolves equal values its own way (at a merge of two components born at the same
+    level it kills the one holding the edge's larger vertex id), which is not a total order on
+    the minima. With ``break_ties=True`` (default) GUDHI is given each simplex's position in the
+    module's total order as its filtration value, then values are mapped back: the result equals
+    ``minima_barcode`` field by field. With ``break_ties=False`` GUDHI sees the raw values; the
+    diagram (multiset of bars) still agrees, the owners and killers of tied bars may not.
     """
     import gudhi
 
     losses, lo, hi, s = _graph(min_losses, saddles, atol)
-    n = losses.size
+    n, m = losses.size, s.size
+    value = np.concatenate([losses, s])
+    if break_ties:  # (value, dim, index) for vertices, (value, dim, j, i) for paths
+        order = np.lexsort((np.concatenate([np.zeros(n, np.int64), lo]),
+                            np.concatenate([np.arange(n), hi]),
+                            np.concatenate([np.zeros(n), np.ones(m)]), value))
+        filt = np.empty(n + m)
+        filt[order] = np.arange(n + m)
+    else:
+        filt = value
     st = gudhi.SimplexTree()
     for v in range(n):
-        st.insert([v], float(losses[v]))
-    for a, b, f in zip(lo.tolist(), hi.tolist(), s.tolist()):
-        st.insert([a, b], f)
+        st.insert([v], float(filt[v]))
+    for e, (a, b) in enumerate(zip(lo.tolist(), hi.tolist())):
+        st.insert([a, b], float(filt[n + e]))
     st.persistence(homology_coeff_field=2, min_persistence=-1)
+    edge = {(a, b): e for e, (a, b) in enumerate(zip(lo.tolist(), hi.tolist()))}
     deaths = np.full(n, np.inf)
     killer: list[tuple[int, int] | None] = [None] * n
     for birth, death in st.persistence_pairs():
-        if len(birth) != 1:
-            continue
-        if death:
-            deaths[birth[0]] = st.filtration(death)
+        if len(birth) == 1 and death:
             killer[birth[0]] = (min(death), max(death))
+            deaths[birth[0]] = s[edge[killer[birth[0]]]]
     return Barcode(births=losses, deaths=deaths, minimum=np.arange(n), killer=killer,
                    flagged=_flagged(deaths, losses), index=0,
                    creator=[(k,) for k in range(n)])
