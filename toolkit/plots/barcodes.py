@@ -76,7 +76,7 @@ def plot_barcode(
     title: str | None = None,
     xlabel: str = "loss",
 ) -> Figure:
-    """Bars as horizontal segments ``[birth, death]``, sorted by birth within each group.
+    """Bars as horizontal segments ``[birth, death]``, top to bottom by birth within each group.
 
     Args:
         barcode: one ``Barcode``, or ``{group label: Barcode}`` (e.g. one per architecture).
@@ -105,14 +105,14 @@ def plot_barcode(
     if bars.flagged.any():
         ax.plot([], [], "k--", lw=2, label="no path to a lower minimum")
     ax.set_xlim(lo - 0.03 * (top - lo), top + 0.05 * (top - lo))
-    ax.set_ylim(-1, max(len(bars.births), 1))
+    ax.set_ylim(max(len(bars.births), 1), -1)  # first bar on top, as in the paper's figures
     ax.set_yticks([])
     ax.set_xlabel(xlabel)
     ax.set_ylabel("bar (sorted by birth)")
     if title:
         ax.set_title(title)
     if seen - {""} or bars.flagged.any():
-        ax.legend(loc="lower right", fontsize="small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # keep bars clear
     return fig
 
 
