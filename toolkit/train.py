@@ -36,7 +36,9 @@ never stated), chosen by us and kept a parameter:
 Convergence check: ``converged = train_loss <= recipe.loss_tol and grad_norm <= recipe.grad_tol``
 where ``train_loss`` is the mean cross-entropy over the whole training set and ``grad_norm`` the
 Euclidean norm of its gradient, both at the final weights in ``eval`` mode. The tolerances are
-per recipe (ours), set from what a well-trained minimum of that recipe reaches.
+per recipe (ours), set from what a well-trained minimum of that recipe reaches (e.g. 2x32 FC on
+MNIST at cpu scale: loss ~0.05, gradient norm 0.05-0.10; on Fashion-MNIST ~0.27 and 0.10-0.15).
+They flag points far from a minimum; passing them does not certify one.
 """
 
 from __future__ import annotations
@@ -168,7 +170,7 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType({
     "fc_cyclic": _r(
         name="fc_cyclic", optimizer="adam", lr=5e-3, epochs=20, batch_size=128,
         schedule="cyclic", schedule_args={"cycles": 2, "floor": 0.02, "decay": 1.0},
-        loss_tol=0.5, grad_tol=0.1,
+        loss_tol=0.5, grad_tol=0.25,
         source="Barannikov et al. §2.1/Fig. 2: Adam + cyclical LR until full convergence",
         ours=("lr", "epochs", "batch_size", "schedule_args", "loss_tol", "grad_tol")),
     "resnet_type1": _r(
