@@ -173,6 +173,7 @@ def test_better_paths_only_lower_deaths():
     ([0.0, 1.0], {(1, 1): 2.0}, r"saddles\[\(1, 1\)\].*itself"),
     ([0.0, 1.0], {(0, 1): 0.5}, r"saddles\[\(0, 1\)\] = 0.5 is below .*min_losses\[1\] = 1.0"),
     ([0.0, 1.0], {(0, 1, 2): 2.0}, r"not a pair"),
+    ([0.0, 1.0], {(0.5, 1): 2.0}, r"\(0.5, 1.0\) is not a pair of integer"),
     ([], {}, r"non-empty"),
 ])
 def test_invalid_inputs_name_the_entry(losses, saddles, match):

@@ -46,13 +46,17 @@ def _check_losses(min_losses: Sequence[float] | np.ndarray) -> np.ndarray:
 
 def _pairs_from_mapping(saddles: Mapping, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m = len(saddles)
-    try:
-        ij = np.fromiter(saddles.keys(), dtype=np.dtype((np.int64, 2)), count=m).reshape(m, 2)
+    try:  # read as floats so that a key like (0.5, 1) is caught, not truncated
+        ij = np.fromiter(saddles.keys(), dtype=np.dtype((np.float64, 2)), count=m).reshape(m, 2)
     except (TypeError, ValueError) as err:
         raise ValueError("saddles must map pairs (i, j) of minima indices to path maxima; "
                          f"found a key that is not a pair of ints ({err})") from None
+    bad = np.flatnonzero((ij != np.round(ij)).any(axis=1))
+    if bad.size:
+        raise ValueError(f"saddles key {tuple(ij[bad[0]].tolist())} is not a pair of integer "
+                         "indices")
     s = np.fromiter(saddles.values(), dtype=np.float64, count=m)
-    return ij[:, 0], ij[:, 1], s
+    return ij[:, 0].astype(np.int64), ij[:, 1].astype(np.int64), s
 
 
 def _pairs_from_matrix(saddles: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
