@@ -139,3 +139,16 @@ def test_stand_in_is_reported():
     assert ms.dataset != "cifar10" and ms.config["stand_in_for"] == "cifar10"
     assert ms.stand_in_note and "cifar" in ms.stand_in_note.lower()
     assert "STAND-IN" in ms.summary(file=open("/dev/null", "w"))  # noqa: SIM115
+
+
+@pytest.mark.parametrize(("arch", "kw"), [("fc", {"width": 8}), ("cnn", {"channels": 4, "bn": True})])
+def test_path_engine_contract(arch, kw):
+    """``tk.ModuleObjective(ms.model, x, y)`` evaluated at ``ms.flat`` gives the stored losses."""
+    if not hasattr(tk, "ModuleObjective"):
+        pytest.skip("path engine not present")
+    ds = _synthetic()
+    ms = _quiet(tk.minima, arch, ds, "lenet", 2, scale=TINY, progress=False, **kw)
+    obj = tk.ModuleObjective(ms.model, ms.train_data.x, ms.train_data.y)
+    ev = obj.evaluate(ms.flat)
+    assert torch.allclose(ev["loss"].double(), torch.as_tensor(ms.train_loss), rtol=1e-5)
+    assert torch.allclose(ev["acc"].double(), torch.as_tensor(ms.train_acc))

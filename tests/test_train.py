@@ -172,3 +172,15 @@ def test_scales_describe_what_they_change():
     assert tk.scales.get("smoke").epochs == 1 and tk.scales.get("smoke").n_minima == 2
     with pytest.raises(ValueError, match="'huge'"):
         tk.scales.get("huge")
+
+
+def test_recompute_bn_gives_the_training_set_statistics():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(2 * 9, 2))
+    x = torch.randn(40, 1, 3, 3) * 3 + 1
+    T.recompute_bn(net.eval(), x, chunk=40)
+    with torch.no_grad():
+        h = net[0](x)
+    assert torch.allclose(net[1].running_mean, h.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert torch.allclose(net[1].running_var, h.var(dim=(0, 2, 3), unbiased=True), atol=1e-4)
+    assert not net.training  # mode restored

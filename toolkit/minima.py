@@ -48,7 +48,9 @@ class MinimaSet:
     arrays ``[n]``: mean cross-entropy ``train_loss``/``test_loss``, accuracies in [0, 1],
     full-batch ``grad_norm``, ``wall_time`` in seconds, ``converged`` flags (criterion in
     :mod:`toolkit.train`). ``dataset`` is the data set actually used; ``stand_in_note`` says why
-    when it stands in for the requested one.
+    when it stands in for the requested one. ``train_data``/``test_data`` are the data sets the
+    minima were trained and tested on (after the scale's subsetting): build the loss landscape
+    from these, e.g. ``tk.ModuleObjective(ms.model, ms.train_data.x, ms.train_data.y)``.
     """
 
     model: nn.Module
@@ -67,6 +69,8 @@ class MinimaSet:
     stand_in_note: str | None
     scale: str
     histories: list[dict[str, list[float]]] = field(default_factory=list)
+    train_data: Any = field(default=None, repr=False)
+    test_data: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.flat.shape[0])
@@ -254,7 +258,7 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
         config={**base_cfg, "recipe": _recipe_dict(rec), "scale": sc.describe(base), "n": n,
                 "seed": seed},
         dataset=name_used, stand_in_note=note, scale=sc.name,
-        histories=[dict(r["history"]) for r in results])
+        histories=[dict(r["history"]) for r in results], train_data=train_ds, test_data=test_ds)
 
 
 def _recipe_dict(rec: Recipe) -> dict[str, Any]:

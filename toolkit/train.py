@@ -2,7 +2,8 @@
 
 ``train(model, data, recipe, seed=...)`` runs minibatch SGD/Adam (or full-batch gradient descent
 when ``recipe.batch_size is None``) with the recipe's learning-rate schedule, then evaluates the
-final point on the full training set (and the test set, if given) in ``eval`` mode: loss,
+final point on the full training set (and the test set, if given) in ``eval`` mode, with BatchNorm
+statistics recomputed over the training set (:func:`recompute_bn`): loss,
 accuracy and the norm of the full-batch gradient. A point whose final training loss or gradient
 norm is above the recipe's tolerances triggers a ``warnings.warn`` (criterion below).
 
@@ -63,7 +64,8 @@ from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
 from toolkit._device import resolve_device
 from toolkit.cache import atomic_save, safe_load
 
-__all__ = ["RECIPES", "Recipe", "TrainResult", "evaluate", "full_grad_norm", "get_recipe", "train"]
+__all__ = ["RECIPES", "Recipe", "TrainResult", "evaluate", "full_grad_norm", "get_recipe",
+           "recompute_bn", "train"]
 
 _SCHEDULES = ("constant", "cyclic", "anneal", "garipov")
 _OPTIMIZERS = ("sgd", "adam")
@@ -303,6 +305,29 @@ def full_grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, chunk:
     return float(norm)
 
 
+@torch.no_grad()
+def recompute_bn(model: nn.Module, x: torch.Tensor, *, chunk: int = 4096) -> None:
+    """Replace every BatchNorm's running statistics by their average over ``x [N, ...]`` (in
+    chunks of ``chunk``), as Garipov et al.'s ``update_bn``; no-op without BatchNorm. The model's
+    mode is restored afterwards."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+           and m.track_running_stats]
+    if not bns:
+        return
+    was_training = model.training
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average = equal-weight mean over the chunks
+    model.train()
+    dev = next(model.parameters()).device
+    for i in range(0, x.shape[0], chunk):
+        model(x[i:i + chunk].to(dev))
+    for m, mom in zip(bns, momenta, strict=True):
+        m.momentum = mom
+    model.train(was_training)
+
+
 def _epoch_done(epoch: int) -> None:
     """Called after each finished (and checkpointed) epoch; tests patch it to simulate a crash."""
 
@@ -396,6 +421,9 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
         _epoch_done(epoch)
     bar.close()
 
+    # BatchNorm statistics of the final weights over the whole training set, not the lagging
+    # running averages of training: the stored minimum is then the function the paths see
+    recompute_bn(model, x, chunk=recipe.chunk)
     model.eval()
     train_loss, train_acc = evaluate(model, x, y, chunk=recipe.chunk)
     gnorm = full_grad_norm(model, x, y, chunk=recipe.chunk)
