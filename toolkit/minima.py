@@ -17,6 +17,8 @@ consumes the raw ``[0, 1]`` tensors of ``tk.data``.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import hashlib
 import warnings
 from dataclasses import dataclass, field
@@ -93,8 +95,6 @@ class MinimaSet:
 
     def module(self, i: int) -> nn.Module:
         """A fresh copy of the template holding minimum ``i``, in ``eval`` mode."""
-        import copy
-
         m = copy.deepcopy(self.model)
         m.load_state_dict(self.load_state(i))
         return m.eval()
@@ -149,8 +149,6 @@ def _subset(ds: Any, n: int | None) -> Any:
     if hasattr(ds, "subset"):
         return ds.subset(n, seed=0)
     idx = torch.randperm(len(ds.y), generator=torch.Generator().manual_seed(0))[:n]
-    import dataclasses
-
     return dataclasses.replace(ds, x=ds.x[idx], y=ds.y[idx])
 
 
@@ -214,7 +212,7 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
         cfg = {**base_cfg, "seed": s}
         ckpt = cache.cache_path("minima-ckpt", cfg, _VERSION)
 
-        def compute(cfg=cfg, s=s, ckpt=ckpt) -> dict[str, Any]:
+        def compute(s: int = s, ckpt=ckpt) -> dict[str, Any]:
             net = _build(arch, kw, s, norm)
             # warn=False: the warning below covers cached minima too
             res = train(net, train_ds, rec, seed=s, device=device, progress=progress,
@@ -262,8 +260,6 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
 
 
 def _recipe_dict(rec: Recipe) -> dict[str, Any]:
-    import dataclasses
-
     d = dataclasses.asdict(rec)
     d["schedule_args"] = dict(rec.schedule_args)
     return d
