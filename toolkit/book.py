@@ -111,7 +111,7 @@ def write_if_changed(text: str, path: Path) -> bool:
     return True
 
 
-_ERROR_MARKERS = ("Traceback (most recent call last)", "output traceback", "output stderr")
+_ERROR_MARKERS = ("Traceback (most recent call last)", "output traceback", "output error")
 
 
 def check_pages(html_dir: Path, notebooks: Path = NOTEBOOKS) -> list[str]:

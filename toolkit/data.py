@@ -310,7 +310,7 @@ def load_for(name: str, split: str = "train", scale: str = "cpu") -> Dataset:
         raise ValueError(f"scale must be 'smoke', 'cpu' or 'paper', got {scale!r}")
     try:
         return load(name, split)
-    except DataError as err:
+    except DataError:
         if scale == "paper" or name not in STAND_INS:
             raise
         sub, why = STAND_INS[name]

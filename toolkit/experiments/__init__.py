@@ -3,6 +3,14 @@ object that the figure's notebook only plots and prints."""
 
 from __future__ import annotations
 
+from toolkit.experiments.fc_depth import (
+    FCDepthConfig,
+    FCDepthResult,
+    FCDepthUnit,
+    fc_depth,
+    fc_depth_config,
+)
 from toolkit.experiments.intro import ToyConfig, ToyResult, toy_barcodes, toy_config
 
-__all__ = ["ToyConfig", "ToyResult", "toy_barcodes", "toy_config"]
+__all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "ToyConfig", "ToyResult", "fc_depth",
+           "fc_depth_config", "toy_barcodes", "toy_config"]

@@ -1,0 +1,223 @@
+"""Fig. 2 and Fig. 13 of Barannikov et al.: barcodes of minima of fully connected nets of growing
+depth on MNIST and Fashion-MNIST, and the error bars of their path maxima (App. H).
+
+For each data set and depth: train ``n_minima`` minima (``tk.minima``, Adam + cyclical LR), join
+every pair by a path optimised with the orthogonal-gradient update (``tk.optimize_paths``),
+evaluate every path densely on the full training set (``tk.evaluate_paths``, with a bootstrap over
+data chunks for the error bars), and build the barcode of minima (``tk.minima_barcode``). Each
+(data set, depth) unit is cached on its own, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from toolkit import scales
+from toolkit.cache import cached
+from toolkit.data import load_for
+from toolkit.minima import minima
+from toolkit.objectives import ModuleObjective
+from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
+from toolkit.topology import Barcode, minima_barcode
+
+__all__ = ["FCDepthConfig", "FCDepthUnit", "FCDepthResult", "fc_depth_config", "fc_depth"]
+
+#: what each scale changes: optimisation subset, path epochs, points per path, evaluation density
+_SCALES = {
+    "smoke": dict(n_minima=2, opt_subset=256, path_epochs=2, n_points=7, between=1, bootstrap=20,
+                  path_seeds=2),
+    "cpu": dict(n_minima=4, opt_subset=6000, path_epochs=10, n_points=19, between=1, bootstrap=100,
+                path_seeds=1),
+    "paper": dict(n_minima=10, opt_subset=None, path_epochs=100, n_points=19, between=3,
+                  bootstrap=100, path_seeds=3),
+}
+
+
+@dataclass(frozen=True)
+class FCDepthConfig:
+    """Everything that determines the Fig. 2/13 result (hashed for the cache).
+
+    ``opt_subset``: training samples the paths are optimised on (``None``: all); evaluation always
+    uses the full training set. ``path_seeds``: independent path optimisations per unit (their
+    spread is one of the two error bars of Fig. 13; the other is the bootstrap over data).
+    """
+
+    datasets: tuple[str, ...] = ("mnist", "fashion-mnist")
+    depths: tuple[int, ...] = (2, 3, 4, 6, 8)
+    width: int = 32
+    n_minima: int = 4
+    scale: str = "cpu"
+    seed: int = 0
+    recipe: str = "fc_cyclic"
+    opt_subset: int | None = 6000
+    between: int = 1
+    bootstrap: int = 100
+    path_seeds: int = 1
+    path: PathConfig = field(default_factory=PathConfig)
+
+
+def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
+                    depths=(2, 3, 4, 6, 8), n_minima: int | None = None, seed: int = 0) -> FCDepthConfig:
+    """The Fig. 2 configuration at ``scale``; ``n_minima=None`` takes the scale's default."""
+    if scale not in _SCALES:
+        raise ValueError(f"scale must be one of {sorted(_SCALES)}, got {scale!r}")
+    bad = [d for d in depths if int(d) < 1]
+    if bad:
+        raise ValueError(f"depths must be positive numbers of hidden layers, got {bad}")
+    s = _SCALES[scale]
+    n = s["n_minima"] if n_minima is None else int(n_minima)
+    if n < 2:
+        raise ValueError(f"a barcode needs at least 2 minima, got n_minima={n}")
+    path = PathConfig(n_points=s["n_points"], epochs=s["path_epochs"], batch_size=128,
+                      lr=0.05, momentum=0.9, weight_decay=5e-4, lr_schedule="garipov",
+                      insert_every=max(1, s["path_epochs"] // 2), insert_criterion="distance",
+                      on_nonfinite="backoff")
+    return FCDepthConfig(datasets=tuple(datasets), depths=tuple(int(d) for d in depths),
+                         n_minima=n, scale=scale, seed=seed, opt_subset=s["opt_subset"],
+                         between=s["between"], bootstrap=s["bootstrap"],
+                         path_seeds=s["path_seeds"], path=path)
+
+
+@dataclass
+class FCDepthUnit:
+    """One (data set, depth): ``n`` minima and the paths between them.
+
+    ``min_losses [n]``: full-training-set loss at each minimum, evaluated by the same code as the
+    paths (``endpoint_gap`` is its largest difference from the loss the minima store recorded);
+    ``pairs [P, 2]``; ``saddles [S, P]``: path maxima of each of the ``S`` path optimisations
+    (``S = path_seeds``); ``bootstrap_std [S, P]``: bootstrap standard deviation of each maximum
+    over data chunks; ``barcode``: from the first optimisation; ``train_acc``/``test_acc [n]``.
+    """
+
+    dataset: str
+    depth: int
+    n_params: int
+    min_losses: np.ndarray
+    train_acc: np.ndarray
+    test_acc: np.ndarray
+    pairs: np.ndarray
+    saddles: np.ndarray
+    bootstrap_std: np.ndarray
+    barcode: Barcode
+    endpoint_gap: float
+    minima_s: float
+    paths_s: float
+    note: str | None
+
+    @property
+    def bar_lengths(self) -> np.ndarray:
+        """Lengths of the finite bars."""
+        return self.barcode.finite().lengths
+
+    @property
+    def saddle_std(self) -> np.ndarray:
+        """Error bar of each path maximum ``[P]``: the spread over repeated optimisations when
+        there are several, combined (root of the sum of squares) with the data bootstrap."""
+        spread = self.saddles.std(axis=0, ddof=1) if len(self.saddles) > 1 else 0.0
+        return np.sqrt(spread**2 + self.bootstrap_std.mean(axis=0) ** 2)
+
+    def to_state(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["barcode"] = self.barcode.to_json()
+        for k in ("min_losses", "train_acc", "test_acc", "pairs", "saddles", "bootstrap_std"):
+            d[k] = torch.from_numpy(np.asarray(d[k]))
+        return d
+
+    @classmethod
+    def from_state(cls, s: dict) -> FCDepthUnit:
+        s = dict(s)
+        s["barcode"] = Barcode.from_json(s["barcode"])
+        for k in ("min_losses", "train_acc", "test_acc", "pairs", "saddles", "bootstrap_std"):
+            s[k] = s[k].numpy()
+        return cls(**s)
+
+
+@dataclass
+class FCDepthResult:
+    """All units of a run, ``units[(dataset, depth)]``, and the config that produced them."""
+
+    config: FCDepthConfig
+    units: dict[tuple[str, int], FCDepthUnit]
+
+    def barcodes(self, dataset: str) -> dict[str, Barcode]:
+        """``{"2 layers": Barcode, ...}`` for one data set, in depth order."""
+        return {f"{d} layers": self.units[(dataset, d)].barcode for d in self.config.depths}
+
+    def mean_bar_length(self, dataset: str) -> dict[int, float]:
+        """Mean finite-bar length per depth."""
+        return {d: float(self.units[(dataset, d)].bar_lengths.mean()) for d in self.config.depths}
+
+    def lowers_with_depth(self, dataset: str) -> bool:
+        """Whether the mean bar length decreases strictly with depth."""
+        v = list(self.mean_bar_length(dataset).values())
+        return all(b < a for a, b in zip(v, v[1:]))
+
+    def summary(self) -> str:
+        """Per data set and depth: parameters, accuracies, mean bar length and saddle level."""
+        lines = []
+        for ds in self.config.datasets:
+            lines.append(f"{ds}: depth  params  train acc  test acc  min loss  mean saddle  "
+                         f"mean bar  (+- error bar)")
+            for d in self.config.depths:
+                u = self.units[(ds, d)]
+                lines.append(f"  {d:>9} {u.n_params:>7,} {100 * u.train_acc.mean():9.2f}% "
+                             f"{100 * u.test_acc.mean():8.2f}% {u.min_losses.min():9.4f} "
+                             f"{u.saddles[0].mean():11.4f} {u.bar_lengths.mean():9.4f}  "
+                             f"(+-{u.saddle_std.mean():.4f})")
+            lines.append(f"  mean bar length decreases monotonically with depth: "
+                         f"{self.lowers_with_depth(ds)}")
+        return "\n".join(lines)
+
+
+def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: bool) -> FCDepthUnit:
+    t0 = time.perf_counter()
+    ms = minima("fc", dataset, cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed, device=device,
+                progress=progress, hidden_layers=depth, width=cfg.width)
+    t1 = time.perf_counter()
+    train = load_for(dataset, "train", cfg.scale)
+    sub_n = scales.get(cfg.scale, cfg.recipe).n_train  # smoke: the minima saw a subset only
+    train = train.subset(sub_n, seed=0) if sub_n else train  # the minima store's subset
+    full = ModuleObjective(ms.model, train.x, train.y)
+    opt = ModuleObjective(ms.model, *_opt_data(train, cfg.opt_subset, cfg.seed))
+    saddles, boot, barcode, min_losses, gap = [], [], None, None, 0.0
+    for s in range(cfg.path_seeds):
+        ps = optimize_paths(opt, ms.flat, config=cfg.path, device=device, progress=progress,
+                            seed=cfg.seed + 1000 * s)
+        ev = evaluate_paths(full, ps, between=cfg.between, bootstrap=cfg.bootstrap,
+                            seed=cfg.seed + s, device=device, progress=progress)
+        saddles.append(ev.max_loss.double().cpu().numpy())
+        boot.append(ev.max_loss_std.double().cpu().numpy())
+        if s == 0:
+            losses = ev.minima_losses()
+            min_losses = np.array([losses[i] for i in range(len(ms.flat))])
+            gap = float(np.abs(min_losses - ms.train_loss).max())
+            barcode = minima_barcode(min_losses, ev.saddles())
+    return FCDepthUnit(dataset=dataset, depth=depth, n_params=int(ms.flat.shape[1]),
+                       min_losses=min_losses, train_acc=np.asarray(ms.train_acc),
+                       test_acc=np.asarray(ms.test_acc), pairs=ps.pairs.numpy(),
+                       saddles=np.stack(saddles), bootstrap_std=np.stack(boot), barcode=barcode,
+                       endpoint_gap=gap, minima_s=t1 - t0, paths_s=time.perf_counter() - t1,
+                       note=ms.stand_in_note)
+
+
+def _opt_data(train, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    sub = train.subset(n, seed=seed + 1) if n else train
+    return sub.x, sub.y
+
+
+def fc_depth(cfg: FCDepthConfig, *, device: str = "auto", progress: bool = True) -> FCDepthResult:
+    """Run (or load) every (data set, depth) unit of ``cfg``; each unit is cached separately."""
+    units = {}
+    jobs = [(ds, d) for ds in cfg.datasets for d in cfg.depths]
+    for ds, d in tqdm(jobs, desc="fc depth units", disable=not progress or len(jobs) < 2):
+        unit_cfg = dataclasses.replace(cfg, datasets=(ds,), depths=(d,))  # one unit's own key
+        units[(ds, d)] = cached("fc_depth_unit", unit_cfg,
+                                lambda ds=ds, d=d: _unit(cfg, ds, d, device, progress),
+                                version="1", codec=FCDepthUnit)
+    return FCDepthResult(config=cfg, units=units)
