@@ -15,6 +15,7 @@ paper data set is replaced by a documented stand-in with the same input shape (a
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -148,13 +149,27 @@ def read_idx(path: Path) -> np.ndarray:
 _IDX_NAMES = {"mnist": ("MNIST", 10), "fashion-mnist": ("Fashion-MNIST", 10)}
 
 
+def _idx_paths(folder: Path, split: str) -> list[Path]:
+    prefix = "train" if split == "train" else "t10k"
+    return [folder / f"{prefix}-{kind}-{tag}-ubyte.gz" for kind, tag in (("images", "idx3"), ("labels", "idx1"))]
+
+
 def _load_idx_set(name: str, split: str) -> Dataset:
     root = raw_root()
+    # the files' sizes and mtimes are part of the memo key: a changed file is verified again
+    stamp = tuple((p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else None
+                  for p in _idx_paths(root / name, split))
+    return _load_idx_cached(name, split, str(root), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_idx_cached(name: str, split: str, root_str: str, _stamp: tuple) -> Dataset:
+    # Decoding 60,000 images takes ~1 s and experiments load the same set many times; the
+    # returned tensors are shared, so callers must not modify them in place (nothing does).
+    root = Path(root_str)
     folder = root / name
-    prefix = "train" if split == "train" else "t10k"
     arrays = []
-    for kind, tag in (("images", "idx3"), ("labels", "idx1")):
-        path = folder / f"{prefix}-{kind}-{tag}-ubyte.gz"
+    for path in _idx_paths(folder, split):
         if not path.exists():
             raise DataError(f"{_IDX_NAMES[name][0]} file {path.name} is missing: expected it in "
                             f"{folder}/ (it ships with the repository: `git checkout -- "

@@ -32,7 +32,8 @@ __all__ = ["FCDepthConfig", "FCDepthUnit", "FCDepthResult", "fc_depth_config", "
 _SCALES = {
     "smoke": dict(n_minima=2, opt_subset=256, path_epochs=2, n_points=7, between=1, bootstrap=20,
                   path_seeds=2),
-    "cpu": dict(n_minima=4, opt_subset=6000, path_epochs=10, n_points=19, between=1, bootstrap=100,
+    # sized for ~5 minutes on 2 CPU cores for both data sets and all five depths
+    "cpu": dict(n_minima=4, opt_subset=4000, path_epochs=6, n_points=11, between=1, bootstrap=50,
                 path_seeds=1),
     "paper": dict(n_minima=10, opt_subset=None, path_epochs=100, n_points=19, between=3,
                   bootstrap=100, path_seeds=3),
@@ -60,6 +61,28 @@ class FCDepthConfig:
     bootstrap: int = 100
     path_seeds: int = 1
     path: PathConfig = field(default_factory=PathConfig)
+
+    def data_description(self) -> str:
+        """The data sets as actually used, e.g. ``"mnist (real, all 60,000 training images)"``."""
+        n = scales.get(self.scale, self.recipe).n_train
+        sizes = {ds: n or len(load_for(ds, "train", self.scale)) for ds in self.datasets}
+        return ", ".join(f"{ds} (real; {'all ' if n is None else 'subset of '}{sizes[ds]:,} training "
+                         f"images for minima and evaluation)" for ds in self.datasets)
+
+    def describe(self) -> str:
+        """What runs at this scale, including what the scale changes in the minima's recipe."""
+        p = self.path
+        sub = "all" if self.opt_subset is None else f"{self.opt_subset:,}"
+        return "\n".join([
+            f"data sets {list(self.datasets)}, depths {list(self.depths)} x {self.width} units, "
+            f"{self.n_minima} minima each ({self.n_minima * (self.n_minima - 1) // 2} paths)",
+            scales.get(self.scale, self.recipe).describe(self.recipe),
+            f"paths: {p.n_points} points, {p.epochs} epochs of SGD (lr {p.lr}, momentum "
+            f"{p.momentum}, L2 {p.weight_decay}, batch {p.batch_size}) on {sub} training samples, "
+            f"insertion '{p.insert_criterion}' every {p.insert_every} epochs",
+            f"evaluation: full training set, {self.between} extra points per straight piece, "
+            f"{self.bootstrap} bootstrap resamples, {self.path_seeds} path optimisation(s) per pair",
+        ])
 
 
 def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
@@ -122,6 +145,13 @@ class FCDepthUnit:
         spread = self.saddles.std(axis=0, ddof=1) if len(self.saddles) > 1 else 0.0
         return np.sqrt(spread**2 + self.bootstrap_std.mean(axis=0) ** 2)
 
+    def death_std(self) -> np.ndarray:
+        """Error bar of each finite bar's end (the ``saddle_std`` of the path that ends it), in
+        the order of ``barcode.finite()``."""
+        index = {tuple(p): k for k, p in enumerate(self.pairs.tolist())}
+        std = self.saddle_std
+        return np.array([std[index[tuple(k)]] for k in self.barcode.finite().killer])
+
     def to_state(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["barcode"] = self.barcode.to_json()
@@ -157,6 +187,21 @@ class FCDepthResult:
         """Whether the mean bar length decreases strictly with depth."""
         v = list(self.mean_bar_length(dataset).values())
         return all(b < a for a, b in zip(v, v[1:]))
+
+    def sanity(self, tol: float = 1e-4) -> tuple[bool, str]:
+        """Checks of every unit: the paths' ends reproduce the minima store's losses within
+        ``tol``, every path maximum is at least both endpoint losses, no minimum is flagged
+        (each reaches a lower one). Returns (all passed, one line per unit)."""
+        ok, lines = True, []
+        for (ds, d), u in self.units.items():
+            lo = np.maximum(u.min_losses[u.pairs[:, 0]], u.min_losses[u.pairs[:, 1]])
+            above = bool((u.saddles >= lo[None, :] - 1e-6).all())
+            good = u.endpoint_gap <= tol and above and u.barcode.flagged.size == 0
+            ok &= good
+            lines.append(f"{ds:>14} depth {d}: endpoint gap {u.endpoint_gap:.1e}, saddles >= "
+                         f"endpoints: {above}, flagged minima: {u.barcode.flagged.size} -> "
+                         f"{'ok' if good else 'FAILED'}")
+        return ok, "\n".join(lines)
 
     def summary(self) -> str:
         """Per data set and depth: parameters, accuracies, mean bar length and saddle level."""
