@@ -60,6 +60,10 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def reproduction_table(notebooks: Path = NOTEBOOKS, results: Path | None = None) -> str:
     """Markdown table of every notebook's saved run record (``not run`` when there is none)."""
     records = load_records(results or results_dir())
@@ -71,10 +75,12 @@ def reproduction_table(notebooks: Path = NOTEBOOKS, results: Path | None = None)
         if rec is None:
             rows.append(f"| {link} | | not run | | | |")
             continue
-        minutes = f"{rec.wall_time_s / 60:.1f} min" if rec.wall_time_s >= 60 else f"{rec.wall_time_s:.0f} s"
+        wall = _duration(rec.wall_time_s)
+        if rec.compute_s is not None:
+            wall += f" (compute: {_duration(rec.compute_s)})"
         rows.append(f"| {link} ({_cell(rec.figure)}) | {_cell(rec.claim)} | **{rec.status}**: "
                     f"{_cell(rec.finding)} | {_cell(rec.dataset)}; scale `{rec.scale}` | "
-                    f"{_cell(rec.runs)} | {minutes} |")
+                    f"{_cell(rec.runs)} | {wall} |")
     return "\n".join(rows) + "\n"
 
 

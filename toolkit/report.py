@@ -42,6 +42,7 @@ class RunRecord:
     dataset: str = ""
     runs: str = ""
     wall_time_s: float = 0.0
+    compute_s: float | None = None
     finding: str = ""
     numbers: dict[str, Any] = field(default_factory=dict)
     finished_at: str = ""
@@ -61,14 +62,16 @@ class Run:
         self._t0 = time.perf_counter()
 
     def finish(self, *, status: str, dataset: str, runs: str, finding: str,
-               numbers: dict[str, Any] | None = None) -> RunRecord:
-        """Save the record and return it; the wall time counts from the Run's creation."""
+               numbers: dict[str, Any] | None = None, compute_s: float | None = None) -> RunRecord:
+        """Save the record and return it. The wall time counts from the Run's creation (short when
+        results came from the cache); ``compute_s`` is the time the cached computation took."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         rec = self.record
         rec.status, rec.dataset, rec.runs, rec.finding = status, dataset, runs, finding
         rec.numbers = _plain(numbers or {})
         rec.wall_time_s = round(time.perf_counter() - self._t0, 1)
+        rec.compute_s = None if compute_s is None else round(float(compute_s), 1)
         rec.finished_at = time.strftime("%Y-%m-%d %H:%M:%S")
         path = results_dir() / f"{rec.notebook}.json"
         atomic_write_text(json.dumps(asdict(rec), indent=1, sort_keys=True), path)

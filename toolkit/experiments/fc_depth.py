@@ -175,6 +175,11 @@ class FCDepthResult:
     config: FCDepthConfig
     units: dict[tuple[str, int], FCDepthUnit]
 
+    @property
+    def compute_s(self) -> float:
+        """Seconds the (possibly cached) computation of all units took."""
+        return float(sum(u.minima_s + u.paths_s for u in self.units.values()))
+
     def barcodes(self, dataset: str) -> dict[str, Barcode]:
         """``{"2 layers": Barcode, ...}`` for one data set, in depth order."""
         return {f"{d} layers": self.units[(dataset, d)].barcode for d in self.config.depths}
@@ -225,9 +230,7 @@ def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: b
     ms = minima("fc", dataset, cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed, device=device,
                 progress=progress, hidden_layers=depth, width=cfg.width)
     t1 = time.perf_counter()
-    train = load_for(dataset, "train", cfg.scale)
-    sub_n = scales.get(cfg.scale, cfg.recipe).n_train  # smoke: the minima saw a subset only
-    train = train.subset(sub_n, seed=0) if sub_n else train  # the minima store's subset
+    train = ms.train_data  # the data the minima were trained on (a subset at smoke scale)
     full = ModuleObjective(ms.model, train.x, train.y)
     opt = ModuleObjective(ms.model, *_opt_data(train, cfg.opt_subset, cfg.seed))
     saddles, boot, barcode, min_losses, gap = [], [], None, None, 0.0
