@@ -99,6 +99,26 @@ class PathState:
         self.reset_acc()
 
 
+class Snapshots:
+    """Recent healthy states for ``on_nonfinite="backoff"``. A divergence can leave finite but
+    huge values in the latest snapshot; failing again right after restoring it steps further back."""
+
+    def __init__(self, st: PathState, step: int, keep: int = 3) -> None:
+        self.keep, self.items, self.just_restored = keep, [], False
+        self.push(st, step)
+
+    def push(self, st: PathState, step: int) -> None:
+        self.items = [*self.items[-(self.keep - 1):], (st.clone(), step)]
+        self.just_restored = False
+
+    def restore(self) -> tuple[PathState, int]:
+        if self.just_restored and len(self.items) > 1:
+            self.items.pop()
+        self.just_restored = True
+        st, step = self.items[-1]
+        return st.clone(), step
+
+
 def tangents(flat: Tensor, prev: Tensor, nxt: Tensor) -> Tensor:
     """Unit tangents ``(θ_{k+1} - θ_{k-1}) / ||·||`` of the points whose neighbours are the rows
     ``prev``/``nxt`` of ``flat: Tensor[S, D]`` -> ``Tensor[M, D]``."""
@@ -154,14 +174,16 @@ def path_step(st: PathState, objective: Any, batch: Any, idx: Tensor, *, lr: flo
         mhat = mi / (1 - b1 ** ci)[:, None]
         vhat = vi / (1 - b2 ** ci)[:, None]
         step = project_out(mhat / (vhat.sqrt() + eps), tau)[1]
-    flat.index_copy_(0, idx, theta - lr * step)
+    new = theta - lr * step
+    flat.index_copy_(0, idx, new)
     # diagnostics and the non-finite flag, accumulated on the device
     acc = st.acc
     acc["grad_tangent"].view(-1).index_add_(0, idx, gt.squeeze(1).abs())
     acc["grad_normal"].view(-1).index_add_(0, idx, gn.norm(dim=1))
     acc["loss"].view(-1).index_add_(0, idx, loss)
     acc["steps"] += 1
-    finite = torch.isfinite(loss) & torch.isfinite(g).all(dim=1)
+    # the new position too: a finite but huge gradient can overflow the point itself
+    finite = torch.isfinite(loss) & torch.isfinite(g).all(dim=1) & torch.isfinite(new).all(dim=1)
     st.bad.view(-1).index_add_(0, idx, (~finite).to(st.bad.dtype))
 
 
@@ -173,7 +195,8 @@ def choose_insertions(st: PathState, criterion: str, *, distance_ratio: float, l
                       node_loss: Tensor | None = None) -> list[list[int]]:
     """Segments (per path, as the index ``k`` of segment ``(k, k+1)``) to receive a midpoint.
 
-    ``distance``: segments longer than ``distance_ratio`` × the median segment length of their path.
+    ``distance``: segments longer than ``distance_ratio`` × the mean segment length of their path
+    (the mean, not the median: halving one long segment must not make its neighbours "long").
     ``loss``: segments whose midpoint loss ``seg_loss[p, k]`` exceeds the larger loss of their two
     ends by more than ``loss_tol`` × (path's loss range over points and midpoints) -- a peak between
     optimised points -- ranked by midpoint loss, highest first.
@@ -192,8 +215,8 @@ def choose_insertions(st: PathState, criterion: str, *, distance_ratio: float, l
             continue
         if criterion == "distance":
             lengths = seg[p, :ns]
-            med = lengths.median()
-            cand = [(float(lengths[k]), k) for k in range(ns) if lengths[k] > distance_ratio * med]
+            bound = distance_ratio * lengths.mean()
+            cand = [(float(lengths[k]), k) for k in range(ns) if lengths[k] > bound]
         else:
             mids, nodes = seg_loss[p, :ns], node_loss[p, :ns + 1]
             lo = torch.minimum(mids.min(), nodes.min())

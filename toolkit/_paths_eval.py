@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
 
 from toolkit._device import resolve_device
 from toolkit._paths_common import to_cpu
@@ -132,9 +132,10 @@ def evaluate_dense(objective: Any, groups: list[tuple[Tensor, Tensor, Tensor]], 
             if w is None:  # one resampling of data chunks shared by all paths
                 w = torch.multinomial(torch.full((C,), 1.0 / C), C * bootstrap, replacement=True,
                                       generator=gen).view(bootstrap, C)
-                w = torch.nn.functional.one_hot(w, C).sum(1).to(ev["chunk_loss"].dtype)
-            wd = w.to(dev)
-            bl = (wd @ ev["chunk_loss"]) / (wd @ ev["chunk_count"])[:, None]  # [R, M]
+                w = torch.nn.functional.one_hot(w, C).sum(1)
+            cl = ev["chunk_loss"]
+            wd = w.to(dev, cl.dtype)
+            bl = (wd @ cl) / (wd @ ev["chunk_count"].to(cl.dtype))[:, None]  # [R, M]
             boots += [b.amax(dim=1).cpu() for b in bl.split(sizes, dim=1)]
     max_loss = torch.stack([lo.max() for lo in losses])
     argmax_t = torch.stack([g[1][lo.argmax()].cpu() for g, lo in zip(groups, losses)])

@@ -117,7 +117,7 @@ class FunctionObjective(Objective):
         if return_chunks:
             # one "chunk" holding everything: bootstrap over data gives zero spread, as it should
             out.update(chunk_loss=loss[None], chunk_correct=torch.zeros_like(loss)[None],
-                       chunk_count=torch.ones(1, device=loss.device))
+                       chunk_count=torch.ones(1, device=loss.device, dtype=loss.dtype))
         return out
 
     def to(self, device: torch.device) -> FunctionObjective:

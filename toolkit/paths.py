@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
 
 from toolkit._device import resolve_device
 from toolkit._paths_common import (
@@ -38,6 +38,7 @@ from toolkit._paths_common import (
 )
 from toolkit._paths_engine import (
     PathState,
+    Snapshots,
     apply_insertions,
     choose_insertions,
     path_step,
@@ -67,16 +68,17 @@ class PathConfig:
         optimizer: ``"sgd"`` (default, the paper's) or ``"adam"`` (its step is projected).
         insert_every: Alg. 4 runs after every ``insert_every`` epochs (paper: 25), never after the last.
         insert_criterion: ``"distance"`` (App. C's choice), ``"loss"`` or ``None`` (no insertion).
-        insert_distance_ratio: distance criterion -- a segment longer than this × the median
+        insert_distance_ratio: distance criterion -- a segment longer than this × the mean
             segment length of its path gets a midpoint (ours: 1.5).
         insert_loss_tol: loss criterion -- a segment whose midpoint loss exceeds both its ends' losses
             by more than this fraction of the path's loss range gets a midpoint (ours: 0.05).
         insert_loss_batches: minibatches averaged for the loss criterion.
         insert_max: at most this many insertions per path per round (ours: 4).
-        max_points: a path never grows beyond this many points (ours: 64).
+        max_points: a path never grows beyond this many points (ours: 38 = 2 × 19).
         steps_per_epoch: override the objective's number of minibatches per epoch.
         on_nonfinite: ``"raise"`` (error naming path and point) or ``"backoff"`` (return to the last
-            check, multiply the learning rate by ``backoff_factor`` and continue).
+            check, multiply the learning rate by ``backoff_factor`` and continue; gives up with the
+            error below ``min_lr_scale``).
         check_every: steps between non-finite checks (each is one host synchronisation).
         checkpoint_every: steps between checkpoints when a checkpoint path is given.
         adam_betas, adam_eps: Adam's constants.
@@ -96,10 +98,11 @@ class PathConfig:
     insert_loss_tol: float = 0.05
     insert_loss_batches: int = 4
     insert_max: int = 4
-    max_points: int = 64
+    max_points: int = 38
     steps_per_epoch: int | None = None
     on_nonfinite: Literal["raise", "backoff"] = "raise"
     backoff_factor: float = 0.5
+    min_lr_scale: float = 1e-6
     check_every: int = 50
     checkpoint_every: int = 500
     adam_betas: tuple[float, float] = (0.9, 0.999)
@@ -227,7 +230,7 @@ def optimize_paths(objective: Objective, minima: Tensor, pairs: Tensor | list | 
         if saved is not None:
             st, step = PathState.from_state(to_device(saved["state"], dev)), int(saved["step"])
     idx = st.interior_index()
-    snap = (st.clone(), step) if cfg.on_nonfinite == "backoff" else None
+    snaps = Snapshots(st, step) if cfg.on_nonfinite == "backoff" else None
     last_check = step
     bar = tqdm(total=total, initial=step, disable=not progress, desc=f"paths ({len(pairs)})",
                unit="step", leave=False)
@@ -247,12 +250,16 @@ def optimize_paths(objective: Objective, minima: Tensor, pairs: Tensor | list | 
             end_of_epoch = step % spe == 0
             if end_of_epoch or step - last_check >= cfg.check_every:
                 if bool((st.bad > 0).any()):  # the one host synchronisation per check
-                    if snap is None:
+                    if snaps is None:
                         raise FloatingPointError(_nonfinite_message(st, pairs, last_check, step, lr))
-                    st, step = snap[0].clone(), snap[1]
-                    st.lr_scale *= cfg.backoff_factor
-                    st.events.append(f"non-finite values between steps {last_check} and "
-                                     f"{last_check + cfg.check_every}; lr scale now {st.lr_scale:g}")
+                    scale, events = st.lr_scale * cfg.backoff_factor, st.events
+                    if scale < cfg.min_lr_scale:
+                        raise FloatingPointError(_nonfinite_message(st, pairs, last_check, step, lr)
+                                                 + f" (after backing off to lr scale {st.lr_scale:g})")
+                    st, back = snaps.restore()
+                    events.append(f"non-finite values between steps {last_check} and {step}; "
+                                  f"back to step {back}, lr scale now {scale:g}")
+                    st.lr_scale, st.events, step = scale, events, back
                     idx, batches, last_check = st.interior_index(), None, step
                     bar.reset(total)
                     bar.update(step)
@@ -264,8 +271,8 @@ def optimize_paths(objective: Objective, minima: Tensor, pairs: Tensor | list | 
                 idx = st.interior_index()
                 bar.set_postfix(loss=f"{float(st.diag['loss'][-1].nan_to_num(0).amax()):.4g}",
                                 points=max(st.n))
-            if snap is not None and last_check == step:
-                snap = (st.clone(), step)
+            if snaps is not None and last_check == step:
+                snaps.push(st, step)
             if checkpoint is not None and (step % cfg.checkpoint_every == 0 or step == total):
                 save_checkpoint(checkpoint, {"fingerprint": fp, "step": step, "state": to_cpu(st.to_state())})
     finally:
