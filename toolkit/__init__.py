@@ -32,6 +32,9 @@ from toolkit import plots
 from toolkit import objectives, paths
 from toolkit.objectives import FunctionObjective, ModuleObjective, flatten_params, unflatten_params
 from toolkit.paths import PathConfig, PathEvaluation, PathSet, evaluate_paths, optimize_paths
+from toolkit import curves, simplices
+from toolkit.curves import CurveConfig, CurveSet, evaluate_curves, optimize_curves
+from toolkit.simplices import TriangleConfig, TriangleSet, evaluate_triangles, optimize_triangles
 # --- models, training, minima store (toolkit.models, toolkit.train, toolkit.minima) ---
 from toolkit import models, scales, train
 from toolkit.minima import MinimaSet, minima
