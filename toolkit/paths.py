@@ -249,7 +249,7 @@ def optimize_paths(objective: Objective, minima: Tensor, pairs: Tensor | list | 
             bar.update(1)
             end_of_epoch = step % spe == 0
             if end_of_epoch or step - last_check >= cfg.check_every:
-                if bool((st.bad > 0).any()):  # the one host synchronisation per check
+                if st.nonfinite():  # the one host synchronisation per check
                     if snaps is None:
                         raise FloatingPointError(_nonfinite_message(st, pairs, last_check, step, lr))
                     scale, events = st.lr_scale * cfg.backoff_factor, st.events
