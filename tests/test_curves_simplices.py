@@ -209,3 +209,14 @@ def test_triangle_sides_regime_uses_the_curves_exactly():
     assert bars.deaths.tolist() == pytest.approx([ev.max_loss.item()])
     with pytest.raises(ValueError, match="curves"):
         optimize_triangles(obj, minima, config=TriangleConfig(regime="sides"), progress=False)
+
+
+def test_diagnostic_plots_draw():
+    obj = tk.FunctionObjective(valley, dim=2)
+    ps = tk.optimize_paths(obj, torch.tensor([[-1.0, 0.0], [1.0, 0.0]]),
+                           config=tk.PathConfig(epochs=5, n_points=7, lr=0.02), progress=False)
+    ev = tk.evaluate_paths(obj, ps)
+    fig = tk.plots.plot_path_profiles(ev)
+    assert fig.axes[0].get_xlabel().startswith("t")
+    fig2 = tk.plots.plot_gradient_norms(ps, 0)
+    assert len(fig2.axes) == 2 and len(fig2.axes[1].lines) == 5

@@ -8,5 +8,6 @@ from toolkit.plots.barcodes import plot_barcode, plot_diagram, plot_disconnectiv
 # --- landscapes and paths in 2D (toolkit.plots.landscape) ---
 from toolkit.plots.landscape import plot_landscape
 # --- training and path diagnostics (toolkit.plots.diagnostics) ---
+from toolkit.plots.diagnostics import plot_gradient_norms, plot_path_profiles
 # --- figure-notebook plots (toolkit.plots.experiments) ---
 from toolkit.plots.experiments import plot_bar_ends
