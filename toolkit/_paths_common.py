@@ -3,7 +3,6 @@ deterministic per-epoch random streams, checkpoint files."""
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,30 +11,17 @@ from typing import Any
 import torch
 
 from toolkit.cache import atomic_save, config_hash, safe_load
+from toolkit.schedules import multiplier
 
 SCHEDULES = ("constant", "garipov", "cosine", "linear")
 
 
 def lr_factor(schedule: str, frac: float) -> float:
-    """Multiplier of the base learning rate at training progress ``frac`` in [0, 1].
-
-    ``garipov``: constant for the first half, linear decay to 1% by 90% of training, then constant
-    (Garipov et al. 2018; the paper's App. A/C use it for curves). ``cosine``: half cosine to 0.
-    ``linear``: linear to 0.
-    """
-    if schedule == "constant":
-        return 1.0
-    if schedule == "garipov":
-        if frac <= 0.5:
-            return 1.0
-        if frac <= 0.9:
-            return 1.0 - 0.99 * (frac - 0.5) / 0.4
-        return 0.01
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0)))
-    if schedule == "linear":
-        return max(0.0, 1.0 - frac)
-    raise ValueError(f"lr_schedule={schedule!r}; use one of {SCHEDULES}")
+    """Multiplier of the base learning rate at training progress ``frac`` in [0, 1] (one of
+    :data:`SCHEDULES`, see :mod:`toolkit.schedules`)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"lr_schedule={schedule!r}; use one of {SCHEDULES}")
+    return multiplier(schedule, frac)
 
 
 def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:

@@ -57,7 +57,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -65,6 +64,7 @@ from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
 
 from toolkit._device import resolve_device
 from toolkit.cache import atomic_save, safe_load
+from toolkit.schedules import multiplier
 
 __all__ = ["RECIPES", "Recipe", "TrainResult", "evaluate", "full_grad_norm", "get_recipe",
            "recompute_bn", "train"]
@@ -134,25 +134,10 @@ class Recipe:
         return dataclasses.replace(self, **changes)
 
     def lr_at(self, progress: float, epoch: int) -> float:
-        """Learning rate at ``progress`` in [0, 1] of training (``epoch`` is the integer epoch)."""
-        a = self.schedule_args
-        if self.schedule == "constant":
-            return self.lr
-        if self.schedule == "cyclic":
-            cycles, floor, decay = a.get("cycles", 1), a.get("floor", 0.1), a.get("decay", 1.0)
-            pos = min(progress, 1.0) * cycles
-            k = min(int(pos), cycles - 1)
-            tri = 1.0 - abs(2.0 * (pos - k) - 1.0)
-            return self.lr * (floor + (1.0 - floor) * tri * decay ** k)
-        if self.schedule == "anneal":
-            return self.lr * float(np.interp(progress, a.get("knots", (0.0,)), a.get("factors", (1.0,))))
-        t = epoch / self.epochs  # garipov: per epoch
-        final = a.get("final", 0.01)
-        if t <= 0.5:
-            return self.lr
-        if t <= 0.9:
-            return self.lr * (1.0 - (1.0 - final) * (t - 0.5) / 0.4)
-        return self.lr * final
+        """Learning rate at ``progress`` in [0, 1] of training (``epoch`` is the integer epoch;
+        Garipov's schedule is applied per epoch, as in their code)."""
+        frac = epoch / self.epochs if self.schedule == "garipov" else progress
+        return self.lr * multiplier(self.schedule, frac, **self.schedule_args)
 
     def describe(self) -> str:
         """One line per setting, with the values we chose (not from the paper) marked."""
