@@ -10,10 +10,10 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
 
 from toolkit._device import resolve_device
 from toolkit._paths_common import to_cpu
+from toolkit._progress import progress_bar
 
 
 @dataclasses.dataclass
@@ -120,7 +120,7 @@ def evaluate_dense(objective: Any, groups: list[tuple[Tensor, Tensor, Tensor]], 
         n += len(g[0])
     if cur:
         batches.append(cur)
-    for ps in tqdm(batches, disable=not progress, desc="evaluate", leave=False):
+    for ps in progress_bar(batches, enabled=progress, desc="evaluate", leave=False):
         pts = torch.cat([groups[p][0] for p in ps]).to(dev)
         ev = obj.evaluate(pts, return_chunks=bootstrap > 0)
         sizes = [len(groups[p][0]) for p in ps]

@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from toolkit._device import resolve_device
 from toolkit._paths_common import (
@@ -27,6 +26,7 @@ from toolkit._paths_common import (
     to_cpu,
     to_device,
 )
+from toolkit._progress import progress_bar
 
 
 @dataclasses.dataclass
@@ -107,7 +107,7 @@ def train_random_points(objective: Any, fixed: Tensor, free: Tensor,
             opt.load_state_dict(to_device(saved["opt"], dev))
             step, history = int(saved["step"]), list(saved["history"])
             acc = saved["acc"].to(dev)
-    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"{kind} ({P})", unit="step",
+    bar = progress_bar(total=total, initial=step, enabled=progress, desc=f"{kind} ({P})", unit="step",
                leave=False)
     batches = draws = None
     try:

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import parameters_to_vector
-from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
 
 from toolkit import cache, models, scales
+from toolkit._progress import progress_bar
 from toolkit.train import Recipe, get_recipe, train
 
 __all__ = ["MinimaSet", "minima"]
@@ -207,7 +207,7 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
 
     results: list[dict[str, Any]] = []
     seeds = [seed + i for i in range(n)]
-    bar = tqdm(seeds, desc=f"minima {arch} on {name_used} ({sc.name})", disable=not progress)
+    bar = progress_bar(seeds, desc=f"minima {arch} on {name_used} ({sc.name})", enabled=progress)
     for s in bar:
         cfg = {**base_cfg, "seed": s}
         ckpt = cache.cache_path("minima-ckpt", cfg, _VERSION)

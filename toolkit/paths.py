@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
-from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
 
 from toolkit._device import resolve_device
 from toolkit._paths_common import (
@@ -45,6 +44,7 @@ from toolkit._paths_engine import (
     segment_losses,
 )
 from toolkit._paths_eval import PathEvaluation, evaluate_paths, std_over_runs
+from toolkit._progress import progress_bar
 from toolkit.objectives import Objective
 
 __all__ = ["PathConfig", "PathEvaluation", "PathSet", "evaluate_paths", "optimize_paths",
@@ -232,7 +232,7 @@ def optimize_paths(objective: Objective, minima: Tensor, pairs: Tensor | list | 
     idx = st.interior_index()
     snaps = Snapshots(st, step) if cfg.on_nonfinite == "backoff" else None
     last_check = step
-    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"paths ({len(pairs)})",
+    bar = progress_bar(total=total, initial=step, enabled=progress, desc=f"paths ({len(pairs)})",
                unit="step", leave=False)
     batches = None
     try:

@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from toolkit._device import resolve_device
 from toolkit._paths_common import to_cpu
+from toolkit._progress import progress_bar
 from toolkit._random_points import RandomPointConfig, train_random_points
 from toolkit.curves import CurveSet
 from toolkit.objectives import Objective
@@ -227,7 +227,7 @@ def evaluate_triangles(objective: Objective, triangles: TriangleSet, *, resoluti
     obj = objective.to(dev)
     lam = barycentric_grid(resolution)
     losses, accs = [], []
-    for t in tqdm(range(len(triangles)), disable=not progress, desc="triangles", leave=False):
+    for t in progress_bar(range(len(triangles)), enabled=progress, desc="triangles", leave=False):
         ev = obj.evaluate(triangles.points_at(t, lam).to(dev))
         losses.append(ev["loss"].cpu())
         if "acc" in ev:

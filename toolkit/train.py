@@ -60,9 +60,9 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in notebooks
 
 from toolkit._device import resolve_device
+from toolkit._progress import progress_bar
 from toolkit.cache import atomic_save, safe_load
 from toolkit.schedules import multiplier
 
@@ -368,7 +368,7 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
             start, elapsed = 0, 0.0
     t0 = time.perf_counter()
 
-    bar = tqdm(range(start, recipe.epochs), desc=f"train {recipe.name}", disable=not progress,
+    bar = progress_bar(range(start, recipe.epochs), desc=f"train {recipe.name}", enabled=progress,
                leave=False, initial=start, total=recipe.epochs)
     for epoch in bar:
         gen = _epoch_generator(seed, epoch)
