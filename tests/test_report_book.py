@@ -47,3 +47,14 @@ def test_write_if_changed(tmp_path):
 def test_api_reference_lists_public_names():
     text = book.api_reference()
     assert "`tk.resolve_device(device='auto')`" in text and "tk._" not in text
+
+
+def test_write_notebook_tags_parameters(tmp_path):
+    path = tmp_path / "n.ipynb"
+    book.write_notebook(path, [("md", "# T\n"), ("params", "scale = 'cpu'\n"), ("code", "x = 1")])
+    cells = json.loads(path.read_text())["cells"]
+    assert [c["cell_type"] for c in cells] == ["markdown", "code", "code"]
+    assert cells[1]["metadata"]["tags"] == ["parameters"] and "tags" not in cells[2]["metadata"]
+    assert cells[0]["source"] == "# T"
+    with pytest.raises(ValueError, match="cell kind"):
+        book.write_notebook(path, [("raw", "x")])

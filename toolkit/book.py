@@ -46,6 +46,29 @@ def execute(src: Path, dst: Path, parameters: dict | None = None) -> None:
     os.replace(tmp, dst)
 
 
+def write_notebook(path: Path, cells: list[tuple[str, str]]) -> None:
+    """Write a source notebook from ``(kind, source)`` cells, kind ``"md"``, ``"code"`` or
+    ``"params"`` (a code cell tagged ``parameters``): a maintainer's way to author chapters."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, (kind, src) in enumerate(cells):
+        src = src.strip("\n")
+        if kind == "md":
+            cell = nbformat.v4.new_markdown_cell(src)
+        elif kind in ("code", "params"):
+            cell = nbformat.v4.new_code_cell(src)
+            if kind == "params":
+                cell.metadata["tags"] = ["parameters"]
+        else:
+            raise ValueError(f"cell kind must be 'md', 'code' or 'params', got {kind!r}")
+        cell["id"] = f"c{i:02d}"
+        nb.cells.append(cell)
+    nbformat.write(nb, str(path))
+
+
 def _notebook_title(path: Path) -> str:
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
