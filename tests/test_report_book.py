@@ -55,6 +55,6 @@ def test_write_notebook_tags_parameters(tmp_path):
     cells = json.loads(path.read_text())["cells"]
     assert [c["cell_type"] for c in cells] == ["markdown", "code", "code"]
     assert cells[1]["metadata"]["tags"] == ["parameters"] and "tags" not in cells[2]["metadata"]
-    assert cells[0]["source"] == "# T"
+    assert "".join(cells[0]["source"]) == "# T"
     with pytest.raises(ValueError, match="cell kind"):
         book.write_notebook(path, [("raw", "x")])
