@@ -26,7 +26,8 @@ def test_run_record_roundtrip_and_table(tmp_path, monkeypatch):
     table = book.reproduction_table(nbs)
     lines = table.strip().splitlines()
     assert len(lines) == 4
-    assert "Title of a_fig" in lines[2] and "**reproduced**" in lines[2] and "bars \\| match" in lines[2]
+    assert "{doc}`Fig. 9 <executed/a_fig>`" in lines[2] and "**reproduced**" in lines[2]
+    assert "bars \\| match" in lines[2]
     assert "not run" in lines[3] and "Title of b_fig" in lines[3]
 
 

@@ -90,20 +90,19 @@ def _duration(seconds: float) -> str:
 def reproduction_table(notebooks: Path = NOTEBOOKS, results: Path | None = None) -> str:
     """Markdown table of every notebook's saved run record (``not run`` when there is none)."""
     records = load_records(results or results_dir())
-    rows = ["| Figure / table | Paper's claim | Status | Data set and scale actually run | "
-            "Runs | Wall time |", "|---|---|---|---|---|---|"]
+    rows = ["| Figure | Paper's claim | Status: what we found | Data, scale, runs | Wall time |",
+            "|---|---|---|---|---|"]
     for nb in sorted(notebooks.glob("*.ipynb")):
-        link = f"{{doc}}`{_cell(_notebook_title(nb))} <executed/{nb.stem}>`"
         rec = records.get(nb.stem)
         if rec is None:
-            rows.append(f"| {link} | | not run | | | |")
+            rows.append(f"| {{doc}}`{_cell(_notebook_title(nb))} <executed/{nb.stem}>` | | not run | | |")
             continue
         wall = _duration(rec.wall_time_s)
         if rec.compute_s is not None:
             wall += f" (compute: {_duration(rec.compute_s)})"
-        rows.append(f"| {link} ({_cell(rec.figure)}) | {_cell(rec.claim)} | **{rec.status}**: "
-                    f"{_cell(rec.finding)} | {_cell(rec.dataset)}; scale `{rec.scale}` | "
-                    f"{_cell(rec.runs)} | {wall} |")
+        rows.append(f"| {{doc}}`{_cell(rec.figure)} <executed/{nb.stem}>` | {_cell(rec.claim)} | "
+                    f"**{rec.status}**: {_cell(rec.finding)} | {_cell(rec.dataset)}; scale "
+                    f"`{rec.scale}`; {_cell(rec.runs)} | {wall} |")
     return "\n".join(rows) + "\n"
 
 

@@ -63,11 +63,13 @@ class FCDepthConfig:
     path: PathConfig = field(default_factory=PathConfig)
 
     def data_description(self) -> str:
-        """The data sets as actually used, e.g. ``"mnist (real, all 60,000 training images)"``."""
+        """The data as actually used, e.g. ``"mnist, fashion-mnist (real; all 60,000 training
+        images for minima and evaluation, paths optimised on 4,000 of them)"``."""
         n = scales.get(self.scale, self.recipe).n_train
-        sizes = {ds: n or len(load_for(ds, "train", self.scale)) for ds in self.datasets}
-        return ", ".join(f"{ds} (real; {'all ' if n is None else 'subset of '}{sizes[ds]:,} training "
-                         f"images for minima and evaluation)" for ds in self.datasets)
+        size = n or len(load_for(self.datasets[0], "train", self.scale))
+        opt = "all of them" if self.opt_subset is None else f"{min(self.opt_subset, size):,} of them"
+        return (f"{', '.join(self.datasets)} (real; {'all ' if n is None else 'a subset of '}"
+                f"{size:,} training images for minima and evaluation, paths optimised on {opt})")
 
     def describe(self) -> str:
         """What runs at this scale, including what the scale changes in the minima's recipe."""
