@@ -184,3 +184,48 @@ def test_recompute_bn_gives_the_training_set_statistics():
     assert torch.allclose(net[1].running_mean, h.mean(dim=(0, 2, 3)), atol=1e-5)
     assert torch.allclose(net[1].running_var, h.var(dim=(0, 2, 3), unbiased=True), atol=1e-4)
     assert not net.training  # mode restored
+
+
+def test_recording_snapshots_along_the_trajectory(tmp_path, monkeypatch):
+    x, y = _blobs()
+    recipe = T.RECIPES["lp_sgd"].replace(epochs=3, batch_size=32)  # 3 steps per epoch
+    plain = T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, warn=False)
+    assert plain.snapshots is None and plain.snapshot_steps == []
+    init = tk.flatten_params(_net())
+    by_epoch = T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, warn=False,
+                       record_every="epoch")
+    assert by_epoch.snapshot_steps == [0, 3, 6, 9]
+    assert by_epoch.snapshots.shape == (4, init.numel())
+    assert torch.equal(by_epoch.snapshots[0], init)  # the starting point
+    model = _net()
+    model.load_state_dict(by_epoch.state)
+    assert torch.equal(by_epoch.snapshots[-1], tk.flatten_params(model))  # the final point
+    # recording does not change the trajectory
+    assert all(torch.equal(plain.state[k], by_epoch.state[k]) for k in plain.state)
+    by_step = T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, warn=False,
+                      record_every=2)
+    assert by_step.snapshot_steps == [0, 2, 4, 6, 8]
+    torch.testing.assert_close(by_step.snapshots[3], by_epoch.snapshots[2], rtol=0, atol=0)
+    # full-batch GD: one step per epoch
+    gd = T.train(_net(), (x, y), T.RECIPES["lp_gd"].replace(epochs=4), seed=1, device="cpu",
+                 progress=False, warn=False, record_every="epoch")
+    assert gd.snapshot_steps == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="record_every"):
+        T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, record_every=0)
+
+    # resumed from a checkpoint after a crash in epoch 2: the same snapshots
+    ckpt = tmp_path / "run.pt"
+
+    def crash(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(T, "_epoch_done", crash)
+    with pytest.raises(KeyboardInterrupt):
+        T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, warn=False,
+                record_every="epoch", checkpoint=ckpt)
+    monkeypatch.setattr(T, "_epoch_done", lambda epoch: None)
+    resumed = T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, warn=False,
+                      record_every="epoch", checkpoint=ckpt)
+    assert resumed.snapshot_steps == by_epoch.snapshot_steps
+    assert torch.equal(resumed.snapshots, by_epoch.snapshots)

@@ -43,3 +43,5 @@ from toolkit.train import RECIPES, Recipe
 from toolkit import report
 from toolkit.report import Run, show
 from toolkit import experiments
+# --- embedding (toolkit.embed) ---
+from toolkit import embed

@@ -223,7 +223,10 @@ def get_recipe(recipe: str | Recipe) -> Recipe:
 class TrainResult:
     """Outcome of :func:`train`. ``state`` is the final ``state_dict`` (CPU tensors); losses are
     mean cross-entropy, accuracies fractions in [0, 1]; ``test_*`` are NaN without a test set;
-    ``history`` holds per-epoch ``loss`` (mean minibatch loss during the epoch) and ``lr``."""
+    ``history`` holds per-epoch ``loss`` (mean minibatch loss during the epoch) and ``lr``.
+    With ``train(..., record_every=...)``, ``snapshots`` ``[S, D]`` (float32, CPU) holds the flat
+    parameters (``parameters_to_vector`` order, i.e. ``tk.unflatten_params`` layout) at the
+    optimiser steps ``snapshot_steps`` ``[S]`` (0 is the initial point); else ``None`` and ``[]``."""
 
     state: dict[str, torch.Tensor]
     train_loss: float
@@ -235,6 +238,8 @@ class TrainResult:
     converged: bool
     seed: int
     history: dict[str, list[float]]
+    snapshots: torch.Tensor | None = None
+    snapshot_steps: list[int] = field(default_factory=list)
 
 
 def _xy(data: _DataLike | tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -331,7 +336,7 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
           recipe: str | Recipe, *, seed: int, device: str | torch.device = "auto",
           progress: bool = True, test: _DataLike | tuple[torch.Tensor, torch.Tensor] | None = None,
           checkpoint: str | Path | None = None, checkpoint_every: int = 1,
-          warn: bool = True) -> TrainResult:
+          warn: bool = True, record_every: int | str | None = None) -> TrainResult:
     """Train ``model`` in place on ``data`` (``x [N, C, H, W]``, ``y [N]`` int64) with ``recipe``.
 
     ``seed`` fixes the minibatch order and augmentation (the initial weights are whatever
@@ -339,6 +344,9 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
     ``checkpoint_every`` epochs and a later call with the same path resumes from it; the file is
     left in place (the caller deletes it once the result is stored). Returns a
     :class:`TrainResult`; warns if the final point fails the recipe's convergence criterion.
+    ``record_every`` keeps flat weight snapshots along the trajectory (``TrainResult.snapshots``):
+    ``"epoch"`` at the start and after every epoch, an int ``k`` at the start and after every
+    ``k``-th optimiser step (a full-batch epoch is one step); they survive a checkpoint resume.
     Raises ``FloatingPointError`` when the loss becomes NaN/inf (lower ``recipe.lr``).
     """
     recipe = get_recipe(recipe)
@@ -352,6 +360,20 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
     steps = 1 if recipe.batch_size is None else math.ceil(n / bs)
     history: dict[str, list[float]] = {"loss": [], "lr": []}
     start, elapsed = 0, 0.0
+    if record_every is not None and record_every != "epoch" and (
+            not isinstance(record_every, int) or isinstance(record_every, bool) or record_every < 1):
+        raise ValueError(f"record_every must be None, 'epoch' or a positive int (optimiser steps), "
+                         f"got {record_every!r}")
+    every = steps if record_every == "epoch" else record_every
+    snaps: list[torch.Tensor] = []
+    snap_steps: list[int] = []
+
+    def _record(step: int) -> None:
+        snaps.append(nn.utils.parameters_to_vector(model.parameters()).detach().to("cpu", torch.float32))
+        snap_steps.append(step)
+
+    if every is not None:
+        _record(0)
 
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
@@ -361,6 +383,8 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
             opt.load_state_dict(state["optimizer"])
             start, elapsed = int(state["epoch"]), float(state["elapsed"])
             history = {k: list(v) for k, v in state["history"].items()}
+            if every is not None:
+                snaps, snap_steps = list(state["snapshots"]), list(state["snapshot_steps"])
         except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as err:
             # a torn or foreign checkpoint: start over rather than trust it
             warnings.warn(f"ignoring unreadable checkpoint {ckpt} ({err}); training from scratch",
@@ -385,6 +409,8 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
                 loss.backward()
                 loss_sum += loss.detach()
             opt.step()
+            if every is not None and (epoch + 1) % every == 0:
+                _record(epoch + 1)
         else:
             perm = torch.randperm(n, generator=gen).to(dev)
             for s in range(steps):
@@ -400,6 +426,8 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
                 loss.backward()
                 opt.step()
                 loss_sum += loss.detach() * idx.numel()
+                if every is not None and (epoch * steps + s + 1) % every == 0:
+                    _record(epoch * steps + s + 1)
             loss_sum = loss_sum / n
         epoch_loss = float(loss_sum)
         if not math.isfinite(epoch_loss):
@@ -412,7 +440,7 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
         if ckpt is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == recipe.epochs):
             atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                          "epoch": epoch + 1, "elapsed": elapsed + time.perf_counter() - t0,
-                         "history": history}, ckpt)
+                         "history": history, "snapshots": snaps, "snapshot_steps": snap_steps}, ckpt)
         _epoch_done(epoch)
     bar.close()
 
@@ -437,4 +465,6 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     return TrainResult(state=state, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
                        test_acc=test_acc, grad_norm=gnorm, wall_time=wall, converged=converged,
-                       seed=seed, history=history)
+                       seed=seed, history=history,
+                       snapshots=torch.stack(snaps) if every is not None else None,
+                       snapshot_steps=snap_steps)
