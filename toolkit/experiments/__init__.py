@@ -9,8 +9,10 @@ from toolkit.experiments.fc_depth import (
     FCDepthUnit,
     fc_depth,
     fc_depth_config,
+    fc_paths,
 )
 from toolkit.experiments.intro import ToyConfig, ToyResult, toy_barcodes, toy_config
+from toolkit.experiments.path_characteristics import PathCharacteristics, path_characteristics
 
 __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "ToyConfig", "ToyResult", "fc_depth",
-           "fc_depth_config", "toy_barcodes", "toy_config"]
+           "fc_depth_config", "fc_paths", "PathCharacteristics", "path_characteristics", "toy_barcodes", "toy_config"]

@@ -26,7 +26,7 @@ from toolkit.objectives import ModuleObjective
 from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
 from toolkit.topology import Barcode, minima_barcode
 
-__all__ = ["FCDepthConfig", "FCDepthUnit", "FCDepthResult", "fc_depth_config", "fc_depth"]
+__all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "fc_depth", "fc_depth_config", "fc_paths"]
 
 #: what each scale changes: optimisation subset, path epochs, points per path, evaluation density
 _SCALES = {
@@ -233,20 +233,32 @@ class FCDepthResult:
         return "\n".join(lines)
 
 
+def fc_paths(cfg: FCDepthConfig, dataset: str, depth: int, *, path_seed: int = 0,
+             device: str = "auto", progress: bool = True):
+    """One (data set, depth) of ``cfg``, uncached: the minima (from the minima store), the paths
+    optimised between every pair (seed ``cfg.seed + 1000 * path_seed``) and their dense
+    evaluation on the minima's whole training set. Returns ``(MinimaSet, PathSet,
+    PathEvaluation)``."""
+    ms = minima("fc", dataset, cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed, device=device,
+                progress=progress, hidden_layers=depth, width=cfg.width)
+    train = ms.train_data  # the data the minima were trained on (a subset at smoke scale)
+    opt = ModuleObjective(ms.model, *_opt_data(train, cfg.opt_subset, cfg.seed))
+    ps = optimize_paths(opt, ms.flat, config=cfg.path, device=device, progress=progress,
+                        seed=cfg.seed + 1000 * path_seed)
+    ev = evaluate_paths(ModuleObjective(ms.model, train.x, train.y), ps, between=cfg.between,
+                        bootstrap=cfg.bootstrap, seed=cfg.seed + path_seed, device=device,
+                        progress=progress)
+    return ms, ps, ev
+
+
 def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: bool) -> FCDepthUnit:
     t0 = time.perf_counter()
     ms = minima("fc", dataset, cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed, device=device,
                 progress=progress, hidden_layers=depth, width=cfg.width)
     t1 = time.perf_counter()
-    train = ms.train_data  # the data the minima were trained on (a subset at smoke scale)
-    full = ModuleObjective(ms.model, train.x, train.y)
-    opt = ModuleObjective(ms.model, *_opt_data(train, cfg.opt_subset, cfg.seed))
     saddles, boot, barcode, min_losses, gap = [], [], None, None, 0.0
     for s in range(cfg.path_seeds):
-        ps = optimize_paths(opt, ms.flat, config=cfg.path, device=device, progress=progress,
-                            seed=cfg.seed + 1000 * s)
-        ev = evaluate_paths(full, ps, between=cfg.between, bootstrap=cfg.bootstrap,
-                            seed=cfg.seed + s, device=device, progress=progress)
+        _, ps, ev = fc_paths(cfg, dataset, depth, path_seed=s, device=device, progress=progress)
         saddles.append(ev.max_loss.double().cpu().numpy())
         boot.append(ev.max_loss_std.double().cpu().numpy())
         if s == 0:
