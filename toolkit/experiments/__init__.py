@@ -16,3 +16,16 @@ from toolkit.experiments.path_characteristics import PathCharacteristics, path_c
 
 __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "ToyConfig", "ToyResult", "fc_depth",
            "fc_depth_config", "fc_paths", "PathCharacteristics", "path_characteristics", "toy_barcodes", "toy_config"]
+from toolkit.experiments.triangles import (  # noqa: E402
+    LenetTriangleConfig,
+    LenetTriangleResult,
+    ToyTriangleConfig,
+    ToyTriangleResult,
+    lenet_triangle,
+    lenet_triangle_config,
+    toy_triangles,
+    toy_triangles_config,
+)
+
+__all__ += ["LenetTriangleConfig", "LenetTriangleResult", "ToyTriangleConfig", "ToyTriangleResult",
+            "lenet_triangle", "lenet_triangle_config", "toy_triangles", "toy_triangles_config"]
