@@ -93,3 +93,21 @@ def test_bad_input_names_the_problem():
         embed.layer_mds({"a.weight": torch.ones(2, 3)}, ["c.weight"])
     with pytest.raises(ValueError, match="layer_names is empty"):
         embed.layer_mds({"a.weight": torch.ones(2, 3)}, [])
+
+
+def test_trajectory_plots_draw_one_line_per_trajectory():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    stage = np.repeat([0, 0, 1, 1], 3)
+    traj = np.tile(np.repeat([0, 1], 3), 2)
+    coords = np.random.default_rng(0).normal(size=(12, 2))
+    fig = tk.plots.plot_embedded_trajectories(coords, stage, traj, perturbed=traj == 1,
+                                              explained=np.array([0.6, 0.3]), title="t")
+    ax = fig.axes[0]
+    assert sum(len(line.get_xdata()) == 3 for line in ax.get_lines()) == 4  # 2 stages x 2 trajectories
+    assert "60%" in ax.get_xlabel()
+    fig2 = tk.plots.plot_trajectory_losses(np.arange(12.0), np.linspace(2, 1, 12), stage, traj)
+    assert fig2.axes[0].get_ylabel() == "training loss"
+    with pytest.raises(ValueError, match="coords"):
+        tk.plots.plot_embedded_trajectories(coords[:, :1], stage, traj)

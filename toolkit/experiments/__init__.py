@@ -13,9 +13,16 @@ from toolkit.experiments.fc_depth import (
 )
 from toolkit.experiments.intro import ToyConfig, ToyResult, toy_barcodes, toy_config
 from toolkit.experiments.path_characteristics import PathCharacteristics, path_characteristics
+from toolkit.experiments.lp_sgd_mds import (
+    LPSGDMDSConfig,
+    LPSGDMDSResult,
+    lp_sgd_mds,
+    lp_sgd_mds_config,
+)
 
 __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "ToyConfig", "ToyResult", "fc_depth",
            "fc_depth_config", "fc_paths", "PathCharacteristics", "path_characteristics", "toy_barcodes", "toy_config"]
+__all__ += ["LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config"]
 from toolkit.experiments.triangles import (  # noqa: E402
     LenetTriangleConfig,
     LenetTriangleResult,

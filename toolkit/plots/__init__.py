@@ -11,5 +11,7 @@ from toolkit.plots.landscape import plot_landscape
 from toolkit.plots.diagnostics import plot_gradient_norms, plot_path_profiles
 # --- figure-notebook plots (toolkit.plots.experiments) ---
 from toolkit.plots.experiments import plot_bar_ends
+# --- trajectories in an MDS embedding (toolkit.plots.embedding) ---
+from toolkit.plots.embedding import plot_embedded_trajectories, plot_trajectory_losses
 # --- optimised triangles (toolkit.plots.simplices) ---
 from toolkit.plots.simplices import plot_triangle_loss

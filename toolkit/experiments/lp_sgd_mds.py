@@ -1,0 +1,283 @@
+"""Liao & Poggio Fig. 3: SGD trajectories in stages, visualised by per-layer MDS of ``1 − cos``.
+
+Protocol (paper §4.2, Fig. 3 and App. Figs. 8-11): training is split into ``stages``; in each
+stage ``trajectories`` SGD runs of ``epochs`` epochs (batch 100, LR 0.01) start from the same point
+``P`` — the final model of trajectory 1 of the previous stage (a fresh initialisation in stage 1).
+Trajectories in the second half of each stage start from a perturbed ``P``: Gaussian noise with
+standard deviation ``noise`` (0.01) times the standard deviation of each layer's weights. All
+weights collected along the way are embedded per layer by classical MDS of ``1 − cos`` between the
+flattened weights of that layer (:func:`toolkit.embed.layer_mds`).
+
+What we measure beyond the picture (the paper shows pictures only): the full-training-set loss at
+every collected point, and the loss on straight lines between the final points of the
+trajectories of each stage. The paper's reading — trajectories branch but land in one flat,
+connected low-loss region — predicts small spreads of the final losses within a stage and no
+barrier on the straight lines (barrier: line maximum minus the higher endpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from toolkit import models
+from toolkit._device import resolve_device
+from toolkit._progress import progress_bar
+from toolkit.cache import cached
+from toolkit.data import load_for
+from toolkit.embed import layer_mds
+from toolkit.objectives import ModuleObjective, flatten_params, unflatten_params
+from toolkit.train import RECIPES, train
+
+__all__ = ["LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config"]
+
+#: what each scale changes; ``paper`` is the paper's protocol (width 81: see toolkit.models.lp)
+_SCALES = {
+    "smoke": dict(n_train=200, width=4, stages=2, trajectories=2, epochs=1, record_every=1,
+                  line_points=5),
+    "cpu": dict(n_train=2000, width=16, stages=3, trajectories=4, epochs=2, record_every=5,
+                line_points=7),
+    "paper": dict(n_train=None, width=81, stages=12, trajectories=8, epochs=10,
+                  record_every="epoch", line_points=11),
+}
+
+#: the model's conv weights, by the paper's layer numbers (layer 1 is the input)
+_LAYERS = {"layer 2": "net.features.0.weight", "layer 3": "net.features.3.weight",
+           "layer 4": "net.features.6.weight", "layer 5": "net.features.9.weight",
+           "layer 6": "net.features.12.weight"}
+
+
+@dataclass(frozen=True)
+class LPSGDMDSConfig:
+    """Everything that determines the result (hashed for the cache). ``n_train=None`` is the whole
+    training set; ``record_every`` is ``"epoch"`` or a number of SGD steps; ``noise`` multiplies
+    each layer's weight standard deviation for the perturbed half of the trajectories."""
+
+    scale: str = "cpu"
+    seed: int = 0
+    dataset: str = "cifar10"
+    n_train: int | None = 2000
+    width: int = 16
+    activation: str = "relu"
+    stages: int = 3
+    trajectories: int = 4
+    epochs: int = 2
+    batch_size: int = 100
+    lr: float = 0.01
+    noise: float = 0.01
+    record_every: int | str = 5
+    line_points: int = 7
+
+    def describe(self) -> str:
+        n = "all" if self.n_train is None else f"{self.n_train:,}"
+        return (f"scale={self.scale!r}: {self.stages} stages x {self.trajectories} trajectories x "
+                f"{self.epochs} epochs of SGD (batch {self.batch_size}, lr {self.lr}); lp_dcnn width "
+                f"{self.width} ({self.activation}); {n} training images of {self.dataset}; "
+                f"trajectories {self.trajectories // 2 + 1}-{self.trajectories} start from a copy "
+                f"perturbed by {self.noise} x layer std; snapshot every {self.record_every} "
+                f"{'' if self.record_every == 'epoch' else 'steps'}".rstrip())
+
+
+def lp_sgd_mds_config(scale: str = "cpu", seed: int = 0, **changes) -> LPSGDMDSConfig:
+    """The configuration at ``scale`` (``smoke``, ``cpu`` or ``paper``), with optional changes."""
+    if scale not in _SCALES:
+        raise ValueError(f"scale must be one of {sorted(_SCALES)}, got {scale!r}")
+    return dataclasses.replace(LPSGDMDSConfig(scale=scale, seed=seed, **_SCALES[scale]), **changes)
+
+
+@dataclass
+class LPSGDMDSResult:
+    """What the experiment computed. Per collected point ``[N]``: ``stage``, ``traj`` (0-based),
+    ``step`` (SGD steps since the stage's start), ``epoch`` (epochs since training began),
+    ``loss``/``acc`` on the whole training set. ``mds[layer]`` ``[N, 2]`` MDS coordinates of all
+    points and ``explained[layer]`` ``[2]`` the fractions of the positive spectrum; ``mds_last``
+    the same for the last stage only. ``line_t`` ``[M]``; ``line_loss[s]`` ``[P, M]`` the loss on
+    the straight lines between the final points of stage ``s`` for the pairs ``line_pairs``."""
+
+    config: dict
+    dataset: str
+    data_name: str
+    n_train: int
+    stand_in_for: str | None
+    note: str | None
+    n_params: int
+    stage: np.ndarray
+    traj: np.ndarray
+    step: np.ndarray
+    epoch: np.ndarray
+    loss: np.ndarray
+    acc: np.ndarray
+    mds: dict[str, np.ndarray]
+    explained: dict[str, np.ndarray]
+    mds_last: dict[str, np.ndarray]
+    line_pairs: np.ndarray
+    line_t: np.ndarray
+    line_loss: np.ndarray
+    compute_s: float
+
+    @property
+    def data_label(self) -> str:
+        """Short data description for captions, naming any stand-in."""
+        sub = f"{self.n_train:,} training images"
+        if self.stand_in_for:
+            return f"{self.data_name} as a STAND-IN for {self.stand_in_for} ({sub})"
+        return f"{self.data_name} ({sub})"
+
+    @property
+    def perturbed(self) -> np.ndarray:
+        """``[N]`` bool: the point lies on a trajectory started from a perturbed copy."""
+        return self.traj >= self.config["trajectories"] // 2
+
+    def final_losses(self) -> np.ndarray:
+        """``[stages, trajectories]`` training loss at the end of every trajectory."""
+        s, t = self.config["stages"], self.config["trajectories"]
+        out = np.empty((s, t))
+        for i, j in itertools.product(range(s), range(t)):
+            m = (self.stage == i) & (self.traj == j)
+            out[i, j] = self.loss[m][np.argmax(self.step[m])]
+        return out
+
+    def final_spread(self) -> np.ndarray:
+        """``[stages]`` max − min of the final losses within each stage."""
+        f = self.final_losses()
+        return f.max(1) - f.min(1)
+
+    def barriers(self) -> np.ndarray:
+        """``[stages, P]`` maximum of the loss on each straight line minus its higher endpoint
+        (0: no barrier, the line never rises above its higher end; the ends are on the line, so
+        it is never negative)."""
+        ends = np.maximum(self.line_loss[..., 0], self.line_loss[..., -1])
+        return self.line_loss.max(-1) - ends
+
+    def flat_connected(self, tol: float) -> bool:
+        """The paper's reading, in the last stage: the final losses lie within ``tol`` of each other
+        and no straight line between two final points rises more than ``tol`` above its ends."""
+        return bool(self.final_spread()[-1] <= tol and self.barriers()[-1].max() <= tol)
+
+    def summary(self) -> str:
+        f, b = self.final_losses(), self.barriers()
+        lines = [f"{'stage':>5} {'start loss':>10} {'final losses (traj 1..T)':<40} {'spread':>8} "
+                 f"{'max barrier':>11}"]
+        for s in range(f.shape[0]):
+            start = self.loss[(self.stage == s) & (self.step == 0)].mean()
+            lines.append(f"{s + 1:>5} {start:10.4f} {' '.join(f'{v:.4f}' for v in f[s]):<40} "
+                         f"{f[s].max() - f[s].min():8.4f} {b[s].max():+11.4f}")
+        return "\n".join(lines)
+
+    def to_state(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for k in ("stage", "traj", "step", "epoch", "loss", "acc", "line_pairs", "line_t", "line_loss"):
+            d[k] = torch.from_numpy(np.ascontiguousarray(d[k]))
+        for k in ("mds", "explained", "mds_last"):
+            d[k] = {n: torch.from_numpy(np.ascontiguousarray(v)) for n, v in d[k].items()}
+        return d
+
+    @classmethod
+    def from_state(cls, s: dict) -> LPSGDMDSResult:
+        s = dict(s)
+        for k in ("stage", "traj", "step", "epoch", "loss", "acc", "line_pairs", "line_t", "line_loss"):
+            s[k] = s[k].numpy()
+        for k in ("mds", "explained", "mds_last"):
+            s[k] = {n: v.numpy() for n, v in s[k].items()}
+        return cls(**s)
+
+
+def _perturb(flat: torch.Tensor, model: torch.nn.Module, noise: float, gen: torch.Generator) -> torch.Tensor:
+    # per parameter tensor ("each layer"): N(0, (noise * std of that tensor)^2)
+    out, i = flat.clone(), 0
+    for p in model.parameters():
+        n = p.numel()
+        piece = flat[i:i + n]
+        std = float(piece.std()) if n > 1 else 0.0
+        out[i:i + n] += noise * std * torch.randn(n, generator=gen)
+        i += n
+    return out
+
+
+def _compute(cfg: LPSGDMDSConfig, device: str, progress: bool) -> LPSGDMDSResult:
+    t0 = time.perf_counter()
+    ds = load_for(cfg.dataset, "train", cfg.scale).subset(cfg.n_train, seed=0)
+    x, y = ds.x, ds.y
+    dims = [0, 2, 3]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        net = models.build("lp_dcnn", activation=cfg.activation, width=cfg.width,
+                           in_shape=tuple(x.shape[1:]), num_classes=int(y.max()) + 1)
+    model = models.with_input_norm(net, x.mean(dim=dims), x.std(dim=dims).clamp_min(1e-6))
+    recipe = RECIPES["lp_sgd"].replace(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed + 12345)
+
+    start = flatten_params(model)
+    snaps, stage, traj, step = [], [], [], []
+    finals = []
+    steps_per_epoch = -(-len(y) // cfg.batch_size)
+    bar = progress_bar(list(itertools.product(range(cfg.stages), range(cfg.trajectories))),
+                       desc="SGD trajectories", enabled=progress)
+    next_start = start
+    for s, j in bar:
+        if j == 0:
+            start = next_start
+        theta = start if j < cfg.trajectories // 2 else _perturb(start, model, cfg.noise, gen)
+        with torch.no_grad():  # copy in: vector_to_parameters would alias `start`, which training then edits
+            for p, v in zip(model.parameters(), unflatten_params(model, theta).values(), strict=True):
+                p.copy_(v)
+        res = train(model, (x, y), recipe, seed=cfg.seed * 1000 + s * 100 + j, device=device,
+                    progress=False, warn=False, record_every=cfg.record_every)
+        snaps.append(res.snapshots)
+        n = len(res.snapshot_steps)
+        stage += [s] * n
+        traj += [j] * n
+        step += res.snapshot_steps
+        finals.append(res.snapshots[-1])
+        if j == 0:
+            next_start = res.snapshots[-1].clone()
+    model.to("cpu")
+    theta = torch.cat(snaps)  # [N, D]
+    stage_a, traj_a, step_a = np.array(stage), np.array(traj), np.array(step)
+    epoch_a = stage_a * cfg.epochs + step_a / steps_per_epoch
+
+    dev = resolve_device(device)
+    obj = ModuleObjective(model, x, y, eval_chunk=500, point_chunk=8).to(dev)
+    ev = {k: v.cpu() for k, v in obj.evaluate(theta.to(dev)).items()}
+    names = list(_LAYERS.values())
+    layers = {k: v for k, v in unflatten_params(model, theta).items() if k in names}
+    per = layer_mds(layers, names)
+    last = torch.from_numpy(stage_a == cfg.stages - 1)
+    per_last = layer_mds({k: v[last] for k, v in layers.items()}, names)
+
+    # straight lines between the final points of each stage
+    pairs = np.array(list(itertools.combinations(range(cfg.trajectories), 2)), dtype=np.int64)
+    t = torch.linspace(0, 1, cfg.line_points)
+    fin = torch.stack(finals).view(cfg.stages, cfg.trajectories, -1)
+    line = torch.empty(cfg.stages, len(pairs), cfg.line_points, dtype=torch.float64)
+    for s in range(cfg.stages):  # one stage at a time: [P, M, D] points
+        pts = (1 - t)[None, :, None] * fin[s, pairs[:, 0], None, :] + \
+            t[None, :, None] * fin[s, pairs[:, 1], None, :]
+        line[s] = obj.evaluate(pts.reshape(-1, pts.shape[-1]).to(dev))["loss"].cpu().double() \
+            .view(len(pairs), -1)
+
+    label = {v: k for k, v in _LAYERS.items()}
+    return LPSGDMDSResult(
+        config=dataclasses.asdict(cfg), dataset=ds.describe(), data_name=ds.name, n_train=len(y),
+        stand_in_for=ds.stand_in_for,
+        note=ds.note, n_params=int(theta.shape[1]), stage=stage_a, traj=traj_a, step=step_a,
+        epoch=epoch_a, loss=ev["loss"].double().numpy(), acc=ev["acc"].double().numpy(),
+        mds={label[n]: r.coords for n, r in per.items()},
+        explained={label[n]: r.explained for n, r in per.items()},
+        mds_last={label[n]: r.coords for n, r in per_last.items()},
+        line_pairs=pairs, line_t=t.double().numpy(), line_loss=line.double().numpy(),
+        compute_s=time.perf_counter() - t0)
+
+
+def lp_sgd_mds(cfg: LPSGDMDSConfig, *, device: str = "auto", progress: bool = True) -> LPSGDMDSResult:
+    """Run (or load from the cache) the staged SGD trajectories of ``cfg`` and their per-layer MDS.
+
+    At ``paper`` scale the real CIFAR-10 is required (``tk.data.load_for`` raises otherwise); below
+    it a documented stand-in may replace it, and ``result.stand_in_for``/``result.note`` say so."""
+    return cached("lp_sgd_mds", cfg, lambda: _compute(cfg, device, progress), version="3",
+                  codec=LPSGDMDSResult)
