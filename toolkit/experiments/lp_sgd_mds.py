@@ -40,8 +40,8 @@ __all__ = ["LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config"
 _SCALES = {
     "smoke": dict(n_train=200, width=4, stages=2, trajectories=2, epochs=1, record_every=1,
                   line_points=5),
-    "cpu": dict(n_train=2000, width=16, stages=3, trajectories=4, epochs=2, record_every=5,
-                line_points=7),
+    "cpu": dict(n_train=1000, width=16, stages=3, trajectories=4, epochs=2, record_every=4,
+                line_points=5),
     "paper": dict(n_train=None, width=81, stages=12, trajectories=8, epochs=10,
                   record_every="epoch", line_points=11),
 }
@@ -61,7 +61,7 @@ class LPSGDMDSConfig:
     scale: str = "cpu"
     seed: int = 0
     dataset: str = "cifar10"
-    n_train: int | None = 2000
+    n_train: int | None = 1000
     width: int = 16
     activation: str = "relu"
     stages: int = 3
@@ -70,8 +70,8 @@ class LPSGDMDSConfig:
     batch_size: int = 100
     lr: float = 0.01
     noise: float = 0.01
-    record_every: int | str = 5
-    line_points: int = 7
+    record_every: int | str = 4
+    line_points: int = 5
 
     def describe(self) -> str:
         n = "all" if self.n_train is None else f"{self.n_train:,}"
@@ -279,5 +279,5 @@ def lp_sgd_mds(cfg: LPSGDMDSConfig, *, device: str = "auto", progress: bool = Tr
 
     At ``paper`` scale the real CIFAR-10 is required (``tk.data.load_for`` raises otherwise); below
     it a documented stand-in may replace it, and ``result.stand_in_for``/``result.note`` say so."""
-    return cached("lp_sgd_mds", cfg, lambda: _compute(cfg, device, progress), version="3",
+    return cached("lp_sgd_mds", cfg, lambda: _compute(cfg, device, progress), version="4",
                   codec=LPSGDMDSResult)
