@@ -28,7 +28,7 @@ def test_fc_depth_units_are_sane_and_cached(cfg):
     res = tk.experiments.fc_depth(cfg, progress=False)
     ok, report = res.sanity()
     assert ok, report
-    for (ds, d), u in res.units.items():
+    for (ds, _depth), u in res.units.items():
         assert ds == "digits" and len(u.min_losses) == cfg.n_minima
         # each path maximum is at least both endpoint losses, and the barcode is built from them
         lo = np.maximum(u.min_losses[u.pairs[:, 0]], u.min_losses[u.pairs[:, 1]])
