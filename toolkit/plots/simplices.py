@@ -43,7 +43,7 @@ def plot_triangle_loss(lam: np.ndarray, loss: np.ndarray, *, labels: Sequence[st
         ax.text(*(corner + off), name, ha="center", va="center")
     ax.set_aspect("equal")
     ax.set_axis_off()
-    ax.legend(loc="upper right", fontsize=8, frameon=False, bbox_to_anchor=(1.0, 1.08))
+    ax.legend(loc="upper center", fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.02), ncol=2)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, pad=14)
     return fig
