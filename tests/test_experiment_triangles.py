@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import toolkit as tk
+from toolkit.experiments import lenet_triangle as L
 from toolkit.experiments import triangles as T
 from toolkit.topology import minima_barcode
 
@@ -34,12 +35,12 @@ def toy(tmp_path_factory):
 
 def test_scales_and_bad_scale():
     assert T.toy_triangles_config("smoke").triangle.regime == "sides"
-    assert T.lenet_triangle_config("paper").curve.epochs == 50  # the paper's minimum budget
-    assert "3 (the triangle's vertices)" in T.lenet_triangle_config("cpu").describe()
+    assert L.lenet_triangle_config("paper").curve.epochs == 50  # the paper's minimum budget
+    assert "3 (the triangle's vertices)" in L.lenet_triangle_config("cpu").describe()
     with pytest.raises(ValueError, match="scale must be one of"):
         T.toy_triangles_config("huge")
     with pytest.raises(ValueError, match="scale must be one of"):
-        T.lenet_triangle_config("huge")
+        L.lenet_triangle_config("huge")
 
 
 def test_exact_index1_bar_of_the_ring_of_wells(toy):
@@ -77,14 +78,14 @@ def test_toy_state_round_trip(toy):
     assert back.index1_diff() == toy.index1_diff()
 
 
-def _fake_lenet() -> T.LenetTriangleResult:
+def _fake_lenet() -> L.LenetTriangleResult:
     lam = tk.simplices.barycentric_grid(4).numpy()
     loss = 0.3 + lam @ np.array([0.0, 0.1, 0.2]) + 2.0 * lam.prod(1)  # a bump in the middle
     on = [np.isclose(lam[:, c], 0) for c in (2, 1, 0)]
     side_max = np.array([loss[m].max() for m in on])
     edges = {(0, 1): side_max[0], (0, 2): side_max[1], (1, 2): side_max[2]}
     bc = tk.simplex_barcode([0.3, 0.4, 0.5], edges, {(0, 1, 2): float(loss.max())})
-    return T.LenetTriangleResult(
+    return L.LenetTriangleResult(
         config={}, data="fashion-mnist (real; 3 images)", n_params=10,
         train_loss=np.array([0.3, 0.4, 0.5]), train_acc=np.ones(3), test_loss=np.ones(3),
         test_acc=np.ones(3), converged=np.ones(3, bool), curve_max=edges, lam=lam, loss=loss,
@@ -101,7 +102,7 @@ def test_lenet_result_bar_table_and_round_trip():
     # bump of 2/27 above sides that rise 0 above the highest minimum: not short
     assert not res.is_short()
     assert "index-1 bar" in res.table()
-    back = T.LenetTriangleResult.from_state(res.to_state())
+    back = L.LenetTriangleResult.from_state(res.to_state())
     assert back.barcode[1] == res.barcode[1] and back.curve_max == res.curve_max
     np.testing.assert_array_equal(back.loss, res.loss)
     assert back.converged.dtype == bool

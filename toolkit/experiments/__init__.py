@@ -23,13 +23,15 @@ from toolkit.experiments.lp_sgd_mds import (
 __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "ToyConfig", "ToyResult", "fc_depth",
            "fc_depth_config", "fc_paths", "PathCharacteristics", "path_characteristics", "toy_barcodes", "toy_config"]
 __all__ += ["LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config"]
-from toolkit.experiments.triangles import (  # noqa: E402
+from toolkit.experiments.lenet_triangle import (
     LenetTriangleConfig,
     LenetTriangleResult,
-    ToyTriangleConfig,
-    ToyTriangleResult,
     lenet_triangle,
     lenet_triangle_config,
+)
+from toolkit.experiments.triangles import (
+    ToyTriangleConfig,
+    ToyTriangleResult,
     toy_triangles,
     toy_triangles_config,
 )
