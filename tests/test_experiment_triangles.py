@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import toolkit as tk
-from toolkit.experiments import lenet_triangle as L
+from toolkit.experiments import lenet_triangles as L
 from toolkit.experiments import triangles as T
 from toolkit.topology import minima_barcode
 

@@ -23,7 +23,7 @@ from toolkit.experiments.lp_sgd_mds import (
 __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "ToyConfig", "ToyResult", "fc_depth",
            "fc_depth_config", "fc_paths", "PathCharacteristics", "path_characteristics", "toy_barcodes", "toy_config"]
 __all__ += ["LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config"]
-from toolkit.experiments.lenet_triangle import (
+from toolkit.experiments.lenet_triangles import (
     LenetTriangleConfig,
     LenetTriangleResult,
     lenet_triangle,

@@ -8,7 +8,7 @@ barcode with the exact one of the function on a fine grid (``grid_barcode``). Cu
 *mean* loss can pass above the saddles; orthogonal-gradient paths (``optimize_paths``, as in the
 introduction) between the same minima measure by how much.
 
-Part B (Fig. 16, the LeNet-like net on Fashion-MNIST) is in :mod:`toolkit.experiments.lenet_triangle`.
+Part B (Fig. 16, the LeNet-like net on Fashion-MNIST) is in :mod:`toolkit.experiments.lenet_triangles`.
 """
 
 from __future__ import annotations
