@@ -36,9 +36,9 @@ from toolkit import curves, simplices
 from toolkit.curves import CurveConfig, CurveSet, evaluate_curves, optimize_curves
 from toolkit.simplices import TriangleConfig, TriangleSet, evaluate_triangles, optimize_triangles
 # --- models, training, minima store (toolkit.models, toolkit.train, toolkit.minima) ---
-from toolkit import models, scales, train
+from toolkit import models, recipes, scales, train
 from toolkit.minima import MinimaSet, minima
-from toolkit.train import RECIPES, Recipe
+from toolkit.recipes import RECIPES, Recipe
 # --- experiments (toolkit.experiments) ---
 from toolkit import report
 from toolkit.report import Run, show

@@ -31,7 +31,8 @@ from torch.nn.utils import parameters_to_vector
 
 from toolkit import cache, models, scales
 from toolkit._progress import progress_bar
-from toolkit.train import Recipe, get_recipe, train
+from toolkit.recipes import Recipe, get_recipe
+from toolkit.train import train
 
 __all__ = ["MinimaSet", "minima"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from toolkit.train import Recipe, get_recipe
+from toolkit.recipes import Recipe, get_recipe
 
 __all__ = ["SCALES", "Scale", "get"]
 

@@ -32,7 +32,8 @@ from toolkit.cache import cached
 from toolkit.data import load_for
 from toolkit.embed import layer_mds
 from toolkit.objectives import ModuleObjective, flatten_params, unflatten_params
-from toolkit.train import RECIPES, train
+from toolkit.recipes import RECIPES
+from toolkit.train import train
 
 __all__ = ["LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config"]
 
