@@ -23,13 +23,12 @@ import torch
 from toolkit import landscapes
 from toolkit.cache import cached
 from toolkit.curves import CurveConfig, evaluate_curves, optimize_curves
+from toolkit.experiments.intro import ToyConfig, toy_barcodes, toy_config
 from toolkit.objectives import FunctionObjective
-from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
 from toolkit.simplices import TriangleConfig, evaluate_triangles, optimize_triangles
 from toolkit.topology import (
     Barcode,
     compare_barcodes,
-    grid_barcode,
     minima_barcode,
     simplex_barcode,
 )
@@ -55,13 +54,13 @@ def _pairs_dict(rows: list) -> dict[tuple[int, ...], float]:
 
 # ============================================================================ Part A: 2D, exact
 
+#: what each scale changes for the curves and triangles (the minima, the reference paths and the
+#: exact grid barcode are the introduction's, ``toy_config(scale)``, on a grid of at least 192^2 so
+#: that the ring's short index-1 bar is resolved even at smoke scale)
 _TOY_SCALES = {
-    "smoke": dict(grid=192, starts_per_side=6, descent_steps=1500, epochs=20, path_epochs=20,
-                  resolution=16),
-    "cpu": dict(grid=768, starts_per_side=12, descent_steps=3000, epochs=100, path_epochs=100,
-                resolution=32),
-    "paper": dict(grid=2048, starts_per_side=24, descent_steps=6000, epochs=300, path_epochs=300,
-                  resolution=64),
+    "smoke": dict(epochs=20, resolution=16, min_grid=192),
+    "cpu": dict(epochs=100, resolution=32, min_grid=192),
+    "paper": dict(epochs=300, resolution=64, min_grid=192),
 }
 
 
@@ -71,16 +70,19 @@ class ToyTriangleConfig:
     ``steps_per_epoch`` exact-gradient steps (no data); no weight decay (it would pull the nodes
     toward the origin)."""
 
-    landscape: str = "gaussian_wells"
-    scale: str = "cpu"
-    seed: int = 0
-    grid: int = 768
-    starts_per_side: int = 12
-    descent_steps: int = 3000
+    toy: ToyConfig = field(default_factory=ToyConfig)
     resolution: int = 32
     curve: CurveConfig = field(default_factory=CurveConfig)
     triangle: TriangleConfig = field(default_factory=TriangleConfig)
-    path: PathConfig = field(default_factory=PathConfig)
+
+    @property
+    def scale(self) -> str:
+        return self.toy.scale
+
+    @property
+    def grid(self) -> int:
+        """Side of the grid of the exact reference barcode."""
+        return self.toy.grid
 
 
 def toy_triangles_config(scale: str = "cpu", landscape: str = "gaussian_wells",
@@ -89,15 +91,12 @@ def toy_triangles_config(scale: str = "cpu", landscape: str = "gaussian_wells",
     if scale not in _TOY_SCALES:
         raise ValueError(f"scale must be one of {sorted(_TOY_SCALES)}, got {scale!r}")
     s = _TOY_SCALES[scale]
+    toy = toy_config(scale, landscape, seed)
+    toy = dataclasses.replace(toy, grid=max(toy.grid, s["min_grid"]))
     common = dict(epochs=s["epochs"], steps_per_epoch=10, lr=0.02, weight_decay=0.0,
                   samples_per_step=8)
-    path = PathConfig(n_points=19, epochs=s["path_epochs"], steps_per_epoch=10, lr=0.02, momentum=0.9,
-                      weight_decay=0.0, lr_schedule="garipov",
-                      insert_every=max(1, s["path_epochs"] // 4), insert_criterion="distance")
-    return ToyTriangleConfig(landscape=landscape, scale=scale, seed=seed, grid=s["grid"],
-                             starts_per_side=s["starts_per_side"], descent_steps=s["descent_steps"],
-                             resolution=s["resolution"], curve=CurveConfig(**common),
-                             triangle=TriangleConfig(regime="sides", **common), path=path)
+    return ToyTriangleConfig(toy=toy, resolution=s["resolution"], curve=CurveConfig(**common),
+                             triangle=TriangleConfig(regime="sides", **common))
 
 
 @dataclass
@@ -231,32 +230,28 @@ class ToyTriangleResult:
 
 def _toy_compute(cfg: ToyTriangleConfig, device: str, progress: bool) -> ToyTriangleResult:
     t0 = time.perf_counter()
-    f = landscapes.landscape(cfg.landscape)
-    torch.manual_seed(cfg.seed)
-    mins = landscapes.find_minima(f, f.domain, starts_per_side=cfg.starts_per_side,
-                                  steps=cfg.descent_steps)
-    with torch.no_grad():
-        min_losses = f(mins).numpy()
+    # minima, orthogonal-gradient paths (the saddle reference) and the exact grid barcode: the
+    # introduction's cached computation
+    ref = toy_barcodes(cfg.toy, device=device, progress=progress)
+    f = landscapes.landscape(cfg.toy.landscape)
+    mins = torch.from_numpy(ref.minima)
+    min_losses = ref.min_losses
     obj = FunctionObjective(f, dim=2, steps_per_epoch=10)
-    cs = optimize_curves(obj, mins, config=cfg.curve, device=device, progress=progress, seed=cfg.seed)
+    cs = optimize_curves(obj, mins, config=cfg.curve, device=device, progress=progress,
+                         seed=cfg.toy.seed)
     curve_max = evaluate_curves(obj, cs, n_t=2 * cfg.resolution + 1, bootstrap=0,
                                 device=device).saddles()
     ts = optimize_triangles(obj, mins, config=cfg.triangle, curves=cs, device=device,
-                            progress=progress, seed=cfg.seed)
+                            progress=progress, seed=cfg.toy.seed)
     te = evaluate_triangles(obj, ts, resolution=cfg.resolution, device=device)
     edges, tris = te.filtration()
     cplx = simplex_barcode(min_losses, edges, tris)
-    ps = optimize_paths(obj, mins, config=cfg.path, device=device, progress=progress, seed=cfg.seed)
-    path_max = evaluate_paths(obj, ps, between=4, bootstrap=0, device=device).saddles()
-    values = landscapes.grid_values(f, f.domain, cfg.grid)
-    exact = grid_barcode(values, min_persistence=1e-5 * float(values.max() - values.min()))
-    step = max(1, cfg.grid // 256)
     return ToyTriangleResult(
-        config=dataclasses.asdict(cfg), domain=f.domain, minima=mins.numpy(), min_losses=min_losses,
-        curve_max=curve_max, path_max=path_max, triangles=te.triangles.numpy(),
-        side_max=te.side_max.double().numpy(), max_loss=te.max_loss.double().numpy(),
-        complex=cplx, grid=exact,
-        grid_values=values[::step, ::step].copy(), compute_s=time.perf_counter() - t0)
+        config={**dataclasses.asdict(cfg), "grid": cfg.grid}, domain=ref.domain,
+        minima=ref.minima, min_losses=min_losses, curve_max=curve_max, path_max=ref.saddles,
+        triangles=te.triangles.numpy(), side_max=te.side_max.double().numpy(),
+        max_loss=te.max_loss.double().numpy(), complex=cplx, grid=ref.grid,
+        grid_values=ref.grid_values, compute_s=time.perf_counter() - t0)
 
 
 def toy_triangles(cfg: ToyTriangleConfig, *, device: str = "auto",
@@ -264,4 +259,4 @@ def toy_triangles(cfg: ToyTriangleConfig, *, device: str = "auto",
     """Part A: minima, curves, triangles and paths of a 2D landscape; the complexes' barcodes and
     the exact grid barcodes (cached)."""
     return cached("app_i_toy_triangles", cfg, lambda: _toy_compute(cfg, device, progress),
-                  version="1", codec=ToyTriangleResult)
+                  version="2", codec=ToyTriangleResult)
