@@ -13,15 +13,7 @@ from torch.optim.swa_utils import update_bn
 import toolkit as tk
 from toolkit.objectives import FunctionObjective, ModuleObjective, flatten_params, unflatten_params
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waits on a shared 2-core machine
-    (measured 50-100x slower per vmapped step with 2 threads under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def _mlp(bn: bool) -> nn.Module:

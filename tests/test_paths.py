@@ -20,15 +20,7 @@ from toolkit._paths_engine import (
 )
 from toolkit.paths import PathConfig, PathEvaluation, PathSet, std_over_runs
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waits on a shared 2-core machine
-    (measured 50-100x slower per vmapped step with 2 threads under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def valley(xy: torch.Tensor) -> torch.Tensor:
