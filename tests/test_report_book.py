@@ -17,7 +17,7 @@ def test_run_record_roundtrip_and_table(tmp_path, monkeypatch):
     for name in ("a_fig", "b_fig"):
         cell = {"cell_type": "markdown", "metadata": {}, "source": [f"# Title of {name}\n"]}
         (nbs / f"{name}.ipynb").write_text(json.dumps({"cells": [cell]}))
-    run = tk.Run("a_fig", "Fig. 9", "bars | match", "smoke")
+    run = tk.Run("a_fig", "Fig. 9", "bars | match", "cpu")
     import numpy as np
 
     rec = run.finish(status="reproduced", dataset="toy", runs="1 run", finding="max diff 0.1%",
@@ -29,6 +29,18 @@ def test_run_record_roundtrip_and_table(tmp_path, monkeypatch):
     assert "{doc}`Fig. 9 <executed/a_fig>`" in lines[2] and "**reproduced**" in lines[2]
     assert "bars \\| match" in lines[2]
     assert "not run" in lines[3] and "Title of b_fig" in lines[3]
+
+
+def test_smoke_runs_are_illustrations_and_stand_ins_never_reproduce(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_RESULTS_DIR", str(tmp_path))
+    v = tk.verdict(status="reproduced", dataset="d", runs="1", finding="f", paper="p", ours="o")
+    rec = tk.Run("x", "Fig. 1", "c", "smoke").finish(**v)
+    assert rec.status == "illustration" and rec.measured_status == "reproduced"
+    rec = tk.Run("x", "Fig. 1", "c", "cpu").finish(**{**v, "stand_in": True})
+    assert rec.status == "on stand-in"
+    rec = tk.Run("x", "Fig. 1", "c", "cpu").finish(**{**v, "status": "not reproduced", "stand_in": True})
+    assert rec.status == "not reproduced"
+    assert json.loads((tmp_path / "x.json").read_text())["paper"] == "p"
 
 
 def test_run_validates_status_and_scale(tmp_path, monkeypatch):

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from toolkit.cache import REPO_ROOT, atomic_write_text, cache_root
+from toolkit.scales import check
 
 __all__ = ["Dataset", "DataError", "load", "load_for", "raw_root", "DATASETS", "STAND_INS"]
 
@@ -321,8 +322,7 @@ def load_for(name: str, split: str = "train", scale: str = "cpu") -> Dataset:
     the stand-in of ``STAND_INS`` with ``stand_in_for`` and ``note`` set, and says so on stderr.
     At ``paper`` scale the :class:`DataError` propagates.
     """
-    if scale not in ("smoke", "cpu", "paper"):
-        raise ValueError(f"scale must be 'smoke', 'cpu' or 'paper', got {scale!r}")
+    check(scale)
     try:
         return load(name, split)
     except DataError:

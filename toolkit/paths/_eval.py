@@ -12,7 +12,6 @@ import torch
 from torch import Tensor
 
 from toolkit._device import resolve_device
-from toolkit._paths_common import to_cpu
 from toolkit._progress import progress_bar
 
 
@@ -64,13 +63,6 @@ class PathEvaluation:
         for (i, j), (a, b) in zip(self.pairs.tolist(), self.endpoint_loss.tolist()):
             out[i], out[j] = a, b
         return out
-
-    def to_state(self) -> dict[str, Any]:
-        return to_cpu(dataclasses.asdict(self))
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> PathEvaluation:
-        return cls(**state)
 
 
 def std_over_runs(evaluations: Sequence[PathEvaluation]) -> Tensor:
