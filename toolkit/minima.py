@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 
-from toolkit import cache, models, scales
+from toolkit import cache, models, scales, seeds
 from toolkit._progress import progress_bar
 from toolkit.recipes import Recipe, get_recipe
 from toolkit.seeds import child_seed
@@ -150,7 +150,7 @@ def _subset(ds: Any, n: int | None) -> Any:
         return ds
     if hasattr(ds, "subset"):
         return ds.subset(n, seed=0)
-    idx = torch.randperm(len(ds.y), generator=torch.Generator().manual_seed(0))[:n]
+    idx = torch.randperm(len(ds.y), generator=seeds.generator(0))[:n]
     return dataclasses.replace(ds, x=ds.x[idx], y=ds.y[idx])
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from toolkit import seeds
 from toolkit._device import resolve_device
 from toolkit._progress import progress_bar
 
@@ -99,7 +100,7 @@ def evaluate_dense(objective: Any, groups: list[tuple[Tensor, Tensor, Tensor]], 
     """Evaluate per-path point sets ``[(points: Tensor[T_p, D], t: Tensor[T_p], node_t), ...]``."""
     dev = resolve_device(device)
     obj = objective.to(dev)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = seeds.generator(seed)
     losses, accs, boots = [], [], []
     w = None
     # several paths per evaluate() call amortise the BN statistics pass; bounded memory
