@@ -182,10 +182,14 @@ class ModuleObjective(Objective):
         point_chunk: how many points :meth:`evaluate` pushes through one vmapped call.
         drop_last: drop the last incomplete minibatch of an epoch (default when the model has
             BatchNorm would be needed anyway for a size-1 batch; on by default for equal batches).
+        bn_x: inputs ``Tensor[M, ...]`` over which :meth:`evaluate` recomputes the BatchNorm
+            statistics (default ``x``): pass the training inputs to score a held-out set ``x``
+            with training-set statistics, as a trained model is deployed.
     """
 
     def __init__(self, model: nn.Module, x: Tensor, y: Tensor, loss: str | Callable = "cross_entropy",
-                 *, eval_chunk: int = 1000, point_chunk: int = 64, drop_last: bool = True) -> None:
+                 *, eval_chunk: int = 1000, point_chunk: int = 64, drop_last: bool = True,
+                 bn_x: Tensor | None = None) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
         if isinstance(loss, str):
@@ -196,6 +200,7 @@ class ModuleObjective(Objective):
             self.loss_name, self._loss_fn = getattr(loss, "__name__", "custom"), loss
         self.is_classifier = self.loss_name == "cross_entropy"
         self.x, self.y = x, y
+        self.bn_x = bn_x
         self.eval_chunk, self.point_chunk, self.drop_last = int(eval_chunk), int(point_chunk), drop_last
         self._names, self._shapes = _param_layout(model)
         self.dim = sum(s.numel() for s in self._shapes)
@@ -236,6 +241,7 @@ class ModuleObjective(Objective):
             return self
         new = copy.copy(self)
         new.x, new.y = self.x.to(device), self.y.to(device)
+        new.bn_x = None if self.bn_x is None else self.bn_x.to(device)
         new._train_model = copy.deepcopy(self._train_model).to(device)
         new._eval_model = copy.deepcopy(self._eval_model).to(device)
         new._other_buffers = {n: b for n, b in new._train_model.named_buffers()}
@@ -296,16 +302,16 @@ class ModuleObjective(Objective):
         return list(zip(self.x.split(self.eval_chunk), self.y.split(self.eval_chunk)))
 
     def bn_statistics(self, theta: Tensor) -> dict[str, Tensor]:
-        """BatchNorm running statistics of every point recomputed over the training set:
-        ``{buffer_name: Tensor[B, C]}`` (empty without BN). Equals ``update_bn`` with the same
-        ``eval_chunk``-sized chunks in order."""
+        """BatchNorm running statistics of every point recomputed over the training set (or
+        ``bn_x``): ``{buffer_name: Tensor[B, C]}`` (empty without BN). Equals ``update_bn`` with
+        the same ``eval_chunk``-sized chunks in order."""
         if not self.has_bn:
             return {}
         params = _split(theta, self._names, self._shapes)
         model = self._eval_model
         stats = {n: theta.new_zeros(len(theta), *dict(model.named_buffers())[n].shape)
                  for n in self._bn_names}
-        chunks = self._chunks()
+        chunks = self._chunks() if self.bn_x is None else [(c, None) for c in self.bn_x.split(self.eval_chunk)]
         acc = {n: torch.zeros_like(v) for n, v in stats.items()}
         for m in model.modules():
             if _is_bn(m):

@@ -83,14 +83,79 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
         "cpu": dict(epochs=3, triangle_epochs=8, resolution=8),
         "paper": dict(epochs=50, triangle_epochs=100, resolution=24),
     },
-    # Liao & Poggio Fig. 3 (toolkit.experiments.lp_sgd_mds); paper: width 81 (see models.lp)
+    # Liao & Poggio Fig. 3 (toolkit.experiments.lp_sgd_mds); paper: width 81 (see models.lp).
+    # cpu: 2,000 stand-in images (about 1 minute on one thread of the shared 2-core machine)
     "lp_sgd_mds": {
         "smoke": dict(n_train=200, width=4, stages=2, trajectories=2, epochs=1, record_every=1,
                       line_points=5),
-        "cpu": dict(n_train=1000, width=16, stages=3, trajectories=4, epochs=2, record_every=4,
+        "cpu": dict(n_train=2000, width=16, stages=3, trajectories=4, epochs=2, record_every=4,
                     line_points=5),
         "paper": dict(n_train=None, width=81, stages=12, trajectories=8, epochs=10,
                       record_every="epoch", line_points=11),
+    },
+    # Liao & Poggio Fig. 2 (toolkit.experiments.lp_poly): ReLU vs polynomial DCNN, paired runs.
+    # The paper gives no recipe for Fig. 2; paper = the Fig. 3 recipe (lp_sgd) for 60 epochs.
+    # cpu: lr 0.05 / batch 50 so that 10 epochs on 1,000 images train the nets (lr 0.01 barely
+    # moves them in that time); width 16 (the cpu width of Fig. 3)
+    "lp_poly": {
+        "smoke": dict(n_train=200, n_test=200, width=4, epochs=2, lr=0.05, batch_size=50, runs=1),
+        "cpu": dict(n_train=1000, n_test=1000, width=16, epochs=10, lr=0.05, batch_size=50,
+                    runs=2),
+        "paper": dict(n_train=None, n_test=None, width=81, epochs=60, lr=0.01, batch_size=100,
+                      runs=2),
+    },
+    # Liao & Poggio Fig. 4 / Figs. 14-17 (toolkit.experiments.lp_bgd_branches). The paper gives
+    # neither the trunk's length nor the BGD learning rate: ours 400 epochs (the BGD length of
+    # §4.4) and lr 0.2. cpu: 500 images and 100 epochs, branch epochs scaled from 0/10/50/200
+    # of 400 (0/3/12/50 of 100); both perturbation sizes of the paper's figures (0.25 S and 1 S)
+    "lp_bgd_branches": {
+        "smoke": dict(n_train=100, width=4, epochs=6, branch_epochs=(0, 1, 2, 4),
+                      noises=(0.25, 1.0), lr=0.2, every=2),
+        "cpu": dict(n_train=500, width=16, epochs=100, branch_epochs=(0, 3, 12, 50),
+                    noises=(0.25, 1.0), lr=0.2, every=4),
+        "paper": dict(n_train=None, width=81, epochs=400, branch_epochs=(0, 10, 50, 200),
+                      noises=(0.25, 1.0), lr=0.2, every=1),
+    },
+    # Liao & Poggio Fig. 5 / App. B.4, E (toolkit.experiments.lp_perturb_retrain): paper = 60 SGD
+    # + 400 GD epochs, M5/M30/Mfinal perturbed 4 times by 0.1 S and retrained 200 GD epochs (App.
+    # E: 0.01 x mean |w|, 400 epochs); the GD learning rate is not given (ours 0.2, as Fig. 4).
+    # cpu: 500 images, 12 SGD epochs (lr 0.05, batch 50) + 60 GD epochs reach zero training
+    # error; M5/M30 at SGD epochs 1 and 6 (same fractions of the SGD phase, roughly); 80
+    # retraining epochs (M5's copies need them to approach zero error), 40 for App. E (its
+    # copies never leave zero error)
+    "lp_perturb_retrain": {
+        "smoke": dict(n_train=100, n_test=100, width=4, sgd_epochs=2, sgd_lr=0.05, batch_size=50,
+                      gd_epochs=2, gd_lr=0.2, picks=(1, 2), runs=2, noise=0.1, retrain_epochs=2,
+                      small_noise=0.01, small_retrain_epochs=2, every=1, line_points=3),
+        "cpu": dict(n_train=500, n_test=1000, width=16, sgd_epochs=12, sgd_lr=0.05, batch_size=50,
+                    gd_epochs=60, gd_lr=0.2, picks=(1, 6), runs=4, noise=0.1, retrain_epochs=80,
+                    small_noise=0.01, small_retrain_epochs=40, every=8, line_points=7),
+        "paper": dict(n_train=None, n_test=None, width=81, sgd_epochs=60, sgd_lr=0.01,
+                      batch_size=100, gd_epochs=400, gd_lr=0.2, picks=(5, 30), runs=4, noise=0.1,
+                      retrain_epochs=200, small_noise=0.01, small_retrain_epochs=400, every=10,
+                      line_points=11),
+    },
+    # Liao & Poggio App. D, Fig. 40 (toolkit.experiments.lp_overparam): no protocol in the paper
+    # (a figure only); ours: widths x training-set sizes, the same number of SGD steps per cell.
+    # cpu: 3 sizes x 4 widths (926 to 31,530 parameters), 400 steps of batch 50
+    "lp_overparam": {
+        "smoke": dict(n_trains=(50, 100), widths=(2, 4), n_test=100, steps=4, lr=0.05,
+                      batch_size=50),
+        "cpu": dict(n_trains=(250, 1000, 4000), widths=(4, 8, 16, 32), n_test=1000, steps=400,
+                    lr=0.05, batch_size=50),
+        "paper": dict(n_trains=(5000, 10000, 25000, 50000), widths=(16, 32, 64, 81, 128),
+                      n_test=None, steps=30000, lr=0.01, batch_size=100),
+    },
+    # Liao & Poggio §3 / App. A (toolkit.experiments.lp_bezout): tiny polynomial networks solved
+    # exactly; the paper has no numerical protocol, "paper" only draws more systems. With p of
+    # degree 2 a one-hidden-layer net on R^2 is a quadratic (6 coefficients): N = 8 points make
+    # the system inconsistent, the shape (8, 4) shows it
+    "lp_bezout": {
+        "smoke": dict(draws=1, newton_starts=20, shapes=((2, 1),), zeros=2),
+        "cpu": dict(draws=3, newton_starts=300, shapes=((2, 1), (4, 2), (5, 3), (6, 4), (8, 4)),
+                    zeros=3),
+        "paper": dict(draws=10, newton_starts=1000, shapes=((2, 1), (4, 2), (5, 3), (6, 4), (8, 4)),
+                      zeros=5),
     },
 })
 

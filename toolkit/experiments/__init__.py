@@ -28,6 +28,26 @@ from toolkit.experiments.lp_sgd_mds import (
     lp_sgd_mds,
     lp_sgd_mds_config,
 )
+from toolkit.experiments.lp_bezout import LPBezoutConfig, LPBezoutResult, lp_bezout, lp_bezout_config
+from toolkit.experiments.lp_bgd_branches import (
+    LPBGDConfig,
+    LPBGDResult,
+    lp_bgd_branches,
+    lp_bgd_branches_config,
+)
+from toolkit.experiments.lp_overparam import (
+    LPOverparamConfig,
+    LPOverparamResult,
+    lp_overparam,
+    lp_overparam_config,
+)
+from toolkit.experiments.lp_perturb_retrain import (
+    LPRetrainConfig,
+    lp_perturb_retrain,
+    lp_perturb_retrain_config,
+)
+from toolkit.experiments.lp_retrain_result import LPRetrainResult, RetrainRun
+from toolkit.experiments.lp_poly import LPPolyConfig, LPPolyResult, lp_poly, lp_poly_config
 from toolkit.experiments.path_characteristics import PathCharacteristics, path_characteristics
 from toolkit.experiments.triangles import (
     ToyTriangleConfig,
@@ -43,6 +63,12 @@ __all__ = [
     "IndexOneResult", "LenetTriangleConfig", "LenetTriangleResult",
     "lenet_triangle", "lenet_triangle_config",
     "LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config",
+    "LPBezoutConfig", "LPBezoutResult", "lp_bezout", "lp_bezout_config",
+    "LPBGDConfig", "LPBGDResult", "lp_bgd_branches", "lp_bgd_branches_config",
+    "LPOverparamConfig", "LPOverparamResult", "lp_overparam", "lp_overparam_config",
+    "LPRetrainConfig", "LPRetrainResult", "RetrainRun", "lp_perturb_retrain",
+    "lp_perturb_retrain_config",
+    "LPPolyConfig", "LPPolyResult", "lp_poly", "lp_poly_config",
     "PathCharacteristics", "path_characteristics",
     "ToyTriangleConfig", "ToyTriangleResult", "toy_triangles", "toy_triangles_config",
 ]

@@ -25,12 +25,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from toolkit import models, scales, seeds
+from toolkit import scales, seeds
 from toolkit._device import resolve_device
 from toolkit._progress import progress_bar
 from toolkit.cache import cached
-from toolkit.data import load_for
 from toolkit.embed import layer_mds
+from toolkit.experiments.lp_common import (
+    LAYERS,
+    LPData,
+    grouped_mds,
+    lp_data,
+    lp_model,
+    perturb_layers,
+    set_params,
+    single_thread,
+)
 from toolkit.objectives import ModuleObjective, flatten_params, unflatten_params
 from toolkit.recipes import RECIPES
 from toolkit.report import verdict
@@ -38,11 +47,6 @@ from toolkit.seeds import child_seed
 from toolkit.train import train
 
 __all__ = ["LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config"]
-
-#: the model's conv weights, by the paper's layer numbers (layer 1 is the input)
-_LAYERS = {"layer 2": "net.features.0.weight", "layer 3": "net.features.3.weight",
-           "layer 4": "net.features.6.weight", "layer 5": "net.features.9.weight",
-           "layer 6": "net.features.12.weight"}
 
 
 @dataclass(frozen=True)
@@ -89,16 +93,17 @@ class LPSGDMDSResult:
     """What the experiment computed. Per collected point ``[N]``: ``stage``, ``traj`` (0-based),
     ``step`` (SGD steps since the stage's start), ``epoch`` (epochs since training began),
     ``loss``/``acc`` on the whole training set. ``mds[layer]`` ``[N, 2]`` MDS coordinates of all
-    points and ``explained[layer]`` ``[2]`` the fractions of the positive spectrum; ``mds_last``
-    the same for the last stage only. ``line_t`` ``[M]``; ``line_loss[s]`` ``[P, M]`` the loss on
-    the straight lines between the final points of stage ``s`` for the pairs ``line_pairs``."""
+    points and ``explained[layer]`` ``[2]`` the fractions of the positive spectrum per axis;
+    ``mds_stage[layer]`` ``[N, 2]`` holds, for the points of each stage, the coordinates of a
+    separate MDS of that stage alone (the paper's per-stage panels, Figs. 9 and 11), and
+    ``explained_stage[layer]`` ``[stages, 2]`` its fractions; ``mds_stage_angle`` and
+    ``explained_stage_angle`` the same with the angle instead of ``1 − cos`` (see
+    :func:`toolkit.experiments.lp_common.grouped_mds`). ``line_t`` ``[M]``;
+    ``line_loss[s]`` ``[P, M]`` the loss on the straight lines between the final points of
+    stage ``s`` for the pairs ``line_pairs``."""
 
     config: dict
-    dataset: str
-    data_name: str
-    n_train: int
-    stand_in_for: str | None
-    note: str | None
+    data: LPData
     n_params: int
     stage: np.ndarray
     traj: np.ndarray
@@ -108,7 +113,10 @@ class LPSGDMDSResult:
     acc: np.ndarray
     mds: dict[str, np.ndarray]
     explained: dict[str, np.ndarray]
-    mds_last: dict[str, np.ndarray]
+    mds_stage: dict[str, np.ndarray]
+    explained_stage: dict[str, np.ndarray]
+    mds_stage_angle: dict[str, np.ndarray]
+    explained_stage_angle: dict[str, np.ndarray]
     line_pairs: np.ndarray
     line_t: np.ndarray
     line_loss: np.ndarray
@@ -117,10 +125,29 @@ class LPSGDMDSResult:
     @property
     def data_label(self) -> str:
         """Short data description for captions, naming any stand-in."""
-        sub = f"{self.n_train:,} training images"
-        if self.stand_in_for:
-            return f"{self.data_name} as a STAND-IN for {self.stand_in_for} ({sub})"
-        return f"{self.data_name} ({sub})"
+        return self.data.label
+
+    def stage_embedding(self, layer: str, stage: int, metric: str = "1-cos") -> dict:
+        """Keyword arguments of :func:`toolkit.plots.plot_embedded_trajectories` for the separate
+        MDS of one stage (0-based; -1: the last) of ``layer``, with the paper's ``1 − cos`` or
+        the ``"angle"``."""
+        s = stage % self.config["stages"]
+        m = self.stage == s
+        coords, ex = ((self.mds_stage, self.explained_stage) if metric == "1-cos" else
+                      (self.mds_stage_angle, self.explained_stage_angle))
+        return dict(coords=coords[layer][m], stage=self.stage[m], traj=self.traj[m],
+                    perturbed=self.perturbed[m], explained=ex[layer][s])
+
+    def spectrum_table(self) -> str:
+        """Per layer, the fraction of the positive MDS spectrum on axes 1 and 2: of the MDS of
+        all stages together, and of the separate MDS of each stage (mean, min-max over stages)."""
+        lines = [f"{'layer':<8} {'all stages: axis 1':>18} {'axis 2':>7}   "
+                 f"{'per stage: axis 1':>17} {'axis 2 (min-max)':>24}"]
+        for layer, ex in self.explained.items():
+            st = self.explained_stage[layer]
+            lines.append(f"{layer:<8} {ex[0]:18.1%} {ex[1]:7.2%}   {st[:, 0].mean():17.1%} "
+                         f"{st[:, 1].mean():10.1%} ({st[:, 1].min():.1%}-{st[:, 1].max():.1%})")
+        return "\n".join(lines)
 
     @property
     def perturbed(self) -> np.ndarray:
@@ -178,8 +205,8 @@ class LPSGDMDSResult:
             f" (scale {cfg['scale']!r} trains width {cfg['width']} for "
             f"{cfg['stages'] * cfg['epochs']} epochs instead of 120: still descending, not at a minimum)")
         return verdict(
-            status=status, stand_in=self.stand_in_for is not None,
-            dataset=self.data_label + (f" — {self.note}" if self.stand_in_for else ""),
+            status=status, stand_in=self.data.stand_in,
+            dataset=self.data.verdict_label,
             runs=f"1 run: {cfg['stages']} stages x {cfg['trajectories']} trajectories x "
                  f"{cfg['epochs']} epochs",
             finding=f"last stage: final-loss spread {spread:.4f}, largest straight-line barrier "
@@ -190,7 +217,10 @@ class LPSGDMDSResult:
             numbers={"final_spread_last_stage": spread, "max_barrier_last_stage": barrier,
                      "final_loss_mean": float(self.final_losses()[-1].mean()),
                      "max_barrier_all_stages": float(self.barriers().max()),
-                     "explained_layer2": float(self.explained["layer 2"].sum()),
+                     "explained_layer2_axis1": float(self.explained["layer 2"][0]),
+                     "explained_layer2_axis2": float(self.explained["layer 2"][1]),
+                     "explained_layer2_axis2_per_stage": float(
+                         self.explained_stage["layer 2"][:, 1].mean()),
                      "compute_s": self.compute_s},
             compute_s=self.compute_s)
 
@@ -200,26 +230,12 @@ class LPSGDMDSResult:
                 for (i, j), prof in zip(self.line_pairs.tolist(), self.line_loss[stage])}
 
 
-def _perturb(flat: torch.Tensor, model: torch.nn.Module, noise: float, gen: torch.Generator) -> torch.Tensor:
-    # per parameter tensor ("each layer"): N(0, (noise * std of that tensor)^2)
-    out, i = flat.clone(), 0
-    for p in model.parameters():
-        n = p.numel()
-        piece = flat[i:i + n]
-        std = float(piece.std()) if n > 1 else 0.0
-        out[i:i + n] += noise * std * torch.randn(n, generator=gen)
-        i += n
-    return out
-
-
 def _compute(cfg: LPSGDMDSConfig, device: str, progress: bool) -> LPSGDMDSResult:
     t0 = time.perf_counter()
-    ds = load_for(cfg.dataset, "train", cfg.scale).subset(cfg.n_train, seed=0)
+    ds, _, info = lp_data(cfg.dataset, cfg.scale, cfg.n_train)
     x, y = ds.x, ds.y
-    dims = [0, 2, 3]
-    net = models.build_seeded("lp_dcnn", cfg.seed, activation=cfg.activation, width=cfg.width,
-                              in_shape=tuple(x.shape[1:]), num_classes=int(y.max()) + 1)
-    model = models.with_input_norm(net, x.mean(dim=dims), x.std(dim=dims).clamp_min(1e-6))
+    model = lp_model(cfg.seed, x, width=cfg.width, activation=cfg.activation,
+                     num_classes=ds.num_classes)
     recipe = RECIPES["lp_sgd"].replace(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)
     gen = seeds.generator(child_seed(cfg.seed, "perturbation"))
 
@@ -233,10 +249,8 @@ def _compute(cfg: LPSGDMDSConfig, device: str, progress: bool) -> LPSGDMDSResult
     for s, j in bar:
         if j == 0:
             start = next_start
-        theta = start if j < cfg.trajectories // 2 else _perturb(start, model, cfg.noise, gen)
-        with torch.no_grad():  # copy in: vector_to_parameters would alias `start`, which training then edits
-            for p, v in zip(model.parameters(), unflatten_params(model, theta).values(), strict=True):
-                p.copy_(v)
+        theta = start if j < cfg.trajectories // 2 else perturb_layers(start, model, cfg.noise, gen)
+        set_params(model, theta)  # a copy: training must not edit `start`
         res = train(model, (x, y), recipe, seed=child_seed(cfg.seed, "trajectory", s, j), device=device,
                     progress=False, warn=False, record_every=cfg.record_every)
         snaps.append(res.snapshots)
@@ -255,11 +269,11 @@ def _compute(cfg: LPSGDMDSConfig, device: str, progress: bool) -> LPSGDMDSResult
     dev = resolve_device(device)
     obj = ModuleObjective(model, x, y, eval_chunk=500, point_chunk=8).to(dev)
     ev = {k: v.cpu() for k, v in obj.evaluate(theta.to(dev)).items()}
-    names = list(_LAYERS.values())
+    names = list(LAYERS.values())
     layers = {k: v for k, v in unflatten_params(model, theta).items() if k in names}
     per = layer_mds(layers, names)
-    last = torch.from_numpy(stage_a == cfg.stages - 1)
-    per_last = layer_mds({k: v[last] for k, v in layers.items()}, names)
+    per_stage = {n: grouped_mds(layers[n], stage_a) for n in names}
+    per_angle = {n: grouped_mds(layers[n], stage_a, "angle") for n in names}
 
     # straight lines between the final points of each stage
     pairs = np.array(list(itertools.combinations(range(cfg.trajectories), 2)), dtype=np.int64)
@@ -272,15 +286,16 @@ def _compute(cfg: LPSGDMDSConfig, device: str, progress: bool) -> LPSGDMDSResult
         line[s] = obj.evaluate(pts.reshape(-1, pts.shape[-1]).to(dev))["loss"].cpu().double() \
             .view(len(pairs), -1)
 
-    label = {v: k for k, v in _LAYERS.items()}
+    label = {v: k for k, v in LAYERS.items()}
     return LPSGDMDSResult(
-        config=dataclasses.asdict(cfg), dataset=ds.describe(), data_name=ds.name, n_train=len(y),
-        stand_in_for=ds.stand_in_for,
-        note=ds.note, n_params=int(theta.shape[1]), stage=stage_a, traj=traj_a, step=step_a,
+        config=dataclasses.asdict(cfg), data=info, n_params=int(theta.shape[1]), stage=stage_a, traj=traj_a, step=step_a,
         epoch=epoch_a, loss=ev["loss"].double().numpy(), acc=ev["acc"].double().numpy(),
         mds={label[n]: r.coords for n, r in per.items()},
         explained={label[n]: r.explained for n, r in per.items()},
-        mds_last={label[n]: r.coords for n, r in per_last.items()},
+        mds_stage={label[n]: c for n, (c, _) in per_stage.items()},
+        explained_stage={label[n]: e for n, (_, e) in per_stage.items()},
+        mds_stage_angle={label[n]: c for n, (c, _) in per_angle.items()},
+        explained_stage_angle={label[n]: e for n, (_, e) in per_angle.items()},
         line_pairs=pairs, line_t=t.double().numpy(), line_loss=line.double().numpy(),
         compute_s=time.perf_counter() - t0)
 
@@ -289,5 +304,7 @@ def lp_sgd_mds(cfg: LPSGDMDSConfig, *, device: str = "auto", progress: bool = Tr
     """Run (or load from the cache) the staged SGD trajectories of ``cfg`` and their per-layer MDS.
 
     At ``paper`` scale the real CIFAR-10 is required (``tk.data.load_for`` raises otherwise); below
-    it a documented stand-in may replace it, and ``result.stand_in_for``/``result.note`` say so."""
-    return cached("lp_sgd_mds", cfg, lambda: _compute(cfg, device, progress), version="5")
+    it a documented stand-in may replace it, and ``result.data`` says so."""
+    dev = resolve_device(device)
+    with single_thread(dev):
+        return cached("lp_sgd_mds", cfg, lambda: _compute(cfg, dev, progress), version="7")

@@ -13,6 +13,11 @@ from toolkit.plots.diagnostics import (plot_gradient_norms, plot_gradient_trends
 # --- bar ends per group: depth, width, minima type (toolkit.plots.bar_ends) ---
 from toolkit.plots.bar_ends import plot_bar_ends
 # --- trajectories in an MDS embedding (toolkit.plots.embedding) ---
-from toolkit.plots.embedding import plot_embedded_trajectories, plot_trajectory_losses
+from toolkit.plots.embedding import (plot_branch_errors, plot_branches,
+                                     plot_embedded_trajectories, plot_trajectory_losses)
+# --- zeros of tiny polynomial networks (toolkit.plots.algebra) ---
+from toolkit.plots.algebra import plot_hessian_spectra, plot_solution_counts
+# --- curves of groups of runs, parameters vs error, similarity matrices (toolkit.plots.curves) ---
+from toolkit.plots.curves import plot_error_vs_params, plot_run_curves, plot_similarity
 # --- optimised triangles (toolkit.plots.simplices) ---
 from toolkit.plots.simplices import plot_triangle_loss
