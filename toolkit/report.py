@@ -21,8 +21,8 @@ from toolkit.cache import REPO_ROOT, atomic_write_text
 
 __all__ = ["Run", "RunRecord", "results_dir", "load_records", "show", "STATUSES"]
 
-#: allowed statuses, from best to worst
-STATUSES = ("reproduced", "partly reproduced", "not reproduced", "illustration")
+#: allowed statuses, from best to worst; "on stand-in": the claim was checked on a stand-in data set
+STATUSES = ("reproduced", "partly reproduced", "not reproduced", "on stand-in", "illustration")
 
 
 def results_dir() -> Path:
@@ -46,6 +46,8 @@ class RunRecord:
     finding: str = ""
     numbers: dict[str, Any] = field(default_factory=dict)
     finished_at: str = ""
+    paper: str = ""  # the paper's headline number, e.g. "mean bar 0.12 -> 0.03 (2 -> 8 layers)"
+    ours: str = ""  # ours beside it, e.g. "0.118 -> 0.181"
 
 
 class Run:
@@ -62,13 +64,15 @@ class Run:
         self._t0 = time.perf_counter()
 
     def finish(self, *, status: str, dataset: str, runs: str, finding: str,
-               numbers: dict[str, Any] | None = None, compute_s: float | None = None) -> RunRecord:
+               numbers: dict[str, Any] | None = None, compute_s: float | None = None,
+               paper: str = "", ours: str = "") -> RunRecord:
         """Save the record and return it. The wall time counts from the Run's creation (short when
         results came from the cache); ``compute_s`` is the time the cached computation took."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         rec = self.record
         rec.status, rec.dataset, rec.runs, rec.finding = status, dataset, runs, finding
+        rec.paper, rec.ours = paper, ours
         rec.numbers = _plain(numbers or {})
         rec.wall_time_s = round(time.perf_counter() - self._t0, 1)
         rec.compute_s = None if compute_s is None else round(float(compute_s), 1)
