@@ -303,12 +303,11 @@ def _row_cells(row: FigureRow, rec: RunRecord | None, exists: bool, in_toc: bool
     return [label, _md(row.claim), _status_badge(word, rec.status), paper, ours, data, wall]
 
 
-_HEADER = ("Figure", "Claim", "Status", "Paper", "Ours", "Scale · data", "Wall time")
-_WIDTHS = "12 27 9 17 17 12 6"
+_HEADER = ("Figure", "Claim", "Status", "Paper", "Ours", "Scale · data", "Wall time")  # widths: book.css
 
 
 def _markdown_table(rows: list[list[str]]) -> str:
-    lines = ["```{table}", ":class: reproduction", f":widths: {_WIDTHS}", "",
+    lines = ["```{table}", ":class: reproduction", "",
              "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines + ["```"])
