@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 import toolkit as tk
-from toolkit._paths_engine import PathState, path_step, project_out, tangents
 from toolkit.models.cnn import CNN
 from toolkit.models.fc import FC
+from toolkit.paths._engine import PathState, path_step, project_out, tangents
 
 
 def _sync(dev: torch.device) -> None:

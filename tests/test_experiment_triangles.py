@@ -10,7 +10,6 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
-import torch
 
 import toolkit as tk
 from toolkit.experiments import lenet_triangles as L
@@ -71,7 +70,7 @@ def test_complex_filtration_laws(toy):
 
 
 def test_toy_state_round_trip(toy):
-    back = T.ToyTriangleResult.from_state(toy.to_state())
+    back = tk.cache.decode(tk.cache.encode(toy))
     assert back.complex[1] == toy.complex[1] and back.grid[0] == toy.grid[0]
     assert back.curve_max == toy.curve_max and back.path_max == toy.path_max
     np.testing.assert_array_equal(back.side_max, toy.side_max)
@@ -102,7 +101,7 @@ def test_lenet_result_bar_table_and_round_trip():
     # bump of 2/27 above sides that rise 0 above the highest minimum: not short
     assert not res.is_short()
     assert "index-1 bar" in res.table()
-    back = L.LenetTriangleResult.from_state(res.to_state())
+    back = tk.cache.decode(tk.cache.encode(res))
     assert back.barcode[1] == res.barcode[1] and back.curve_max == res.curve_max
     np.testing.assert_array_equal(back.loss, res.loss)
     assert back.converged.dtype == bool
@@ -117,4 +116,3 @@ def test_plot_triangle_loss():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    assert torch.is_tensor(res.to_state()["loss"])

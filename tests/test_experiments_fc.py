@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 import toolkit as tk
-from toolkit.experiments.fc_depth import FCDepthUnit
-from toolkit.experiments.path_characteristics import PathCharacteristics
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +33,7 @@ def test_fc_depth_units_are_sane_and_cached(cfg):
         assert (u.saddles[0] >= lo - 1e-6).all()
         fin = u.barcode.finite()
         assert np.isclose(fin.deaths.max(), u.saddles[0].max()) or len(fin) == 0
-        again = FCDepthUnit.from_state(u.to_state())
+        again = tk.cache.decode(tk.cache.encode(u))
         assert again.barcode == u.barcode and np.array_equal(again.saddles, u.saddles)
         assert u.death_std().shape == (len(fin),)
     # a second call loads every unit from the cache
@@ -48,5 +46,5 @@ def test_path_characteristics_diagnostics(cfg):
     assert len(r.epochs()) == cfg.path.epochs
     assert r.mean_norm("grad_normal").shape == (cfg.path.epochs,)
     assert np.all(np.isfinite(r.mean_norm("grad_tangent")))
-    back = PathCharacteristics.from_state(r.to_state())
+    back = tk.cache.decode(tk.cache.encode(r))
     assert np.array_equal(back.mean_norm(), r.mean_norm())

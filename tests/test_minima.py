@@ -12,7 +12,7 @@ import torch
 from torch.nn.utils import parameters_to_vector
 
 import toolkit as tk
-from toolkit import train as T
+from toolkit import _loop
 
 # the module (tk.minima, the attribute, is the function of the same name)
 minima_mod = importlib.import_module("toolkit.minima")
@@ -107,12 +107,12 @@ def test_resume_after_interruption(monkeypatch, tmp_path):
         if len(epochs_run) == 5:  # minimum 0 done (3 epochs); crash after minimum 1's 2nd epoch
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(T, "_epoch_done", crash)
+    monkeypatch.setattr(_loop, "_epoch_done", crash)
     with pytest.raises(KeyboardInterrupt):
         _quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=scale, progress=False, width=8)
     assert epochs_run == [0, 1, 2, 0, 1]
     epochs_run.clear()
-    monkeypatch.setattr(T, "_epoch_done", epochs_run.append)
+    monkeypatch.setattr(_loop, "_epoch_done", epochs_run.append)
     resumed = _quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=scale, progress=False, width=8)
     assert epochs_run == [2]  # minimum 0 from the cache, minimum 1 from its epoch-2 checkpoint
     assert torch.equal(resumed.flat, uninterrupted.flat)

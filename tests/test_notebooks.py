@@ -7,6 +7,7 @@ notebook, the house style, and the built HTML (tests/test_browser.py opens it in
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
@@ -20,21 +21,42 @@ IDS = [p.stem for p in NOTEBOOKS]
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=IDS)
 def test_notebook_house_style(nb):
+    """The notebook shape of STYLE.md: a titled markdown cell with the claim, a ``parameters``
+    cell of literals (scale, seed, device), toolkit calls, no functions, loops of training or
+    installs, imports that are used, and a short closing cell without control flow."""
     cells = json.loads(nb.read_text())["cells"]
     code = [c for c in cells if c["cell_type"] == "code"]
-    assert "parameters" in code[0]["metadata"].get("tags", []), "first code cell must be tagged"
-    params = "".join(code[0]["source"])
-    for name in ("scale", "seed", "device"):
-        assert re.search(rf"^{name} = ", params, re.M), f"parameters cell lacks {name}"
-    assert re.search(r'^scale = "cpu"', params, re.M), "the book's default scale is cpu"
     assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ")
+    assert "claim" in "".join(cells[0]["source"]).lower(), "the first cell states the paper's claim"
+    assert "parameters" in code[0]["metadata"].get("tags", []), "first code cell must be tagged"
+    params = ast.parse("".join(code[0]["source"]))
+    for stmt in params.body:
+        assert isinstance(stmt, ast.Assign), f"parameters cell holds assignments only: {ast.dump(stmt)}"
+        ast.literal_eval(stmt.value)  # literals only, so papermill can override them
+    names = {t.id for stmt in params.body for t in stmt.targets}
+    assert {"scale", "seed", "device"} <= names
+    assert re.search(r'^scale = "cpu"', "".join(code[0]["source"]), re.M), "the book's default is cpu"
+    imported, used = set(), set()
     for c in code:
         src = "".join(c["source"])
         assert not c.get("outputs"), "source notebooks are committed without outputs"
-        assert not re.search(r"^\s*(def|class) ", src, re.M), "no functions in notebooks"
+        tree = ast.parse(src)
+        for node in ast.walk(tree):
+            assert not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Lambda)), "no functions"
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                mod = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                assert mod in {"toolkit", "matplotlib.pyplot", "numpy"}, mod
+                imported |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, ast.Name):
+                used.add(node.id)
         assert not re.search(r"\.backward\(|optimizer\.step\(|^\s*[!%]\s*pip", src, re.M)
-        imports = re.findall(r"^\s*(?:import|from) (\S+)", src, re.M)
-        assert set(imports) <= {"toolkit", "matplotlib.pyplot", "numpy"}, imports
+    assert imported <= used, f"unused imports: {imported - used}"
+    last = "".join(code[-1]["source"]).strip()
+    assert len(last.splitlines()) <= 8, "the closing cell is at most 8 lines"
+    assert re.search(r"run\.finish\(\*\*.*verdict\(", last), "the closing cell is run.finish(**res.verdict())"
+    for node in ast.walk(ast.parse(last)):
+        assert not isinstance(node, (ast.If, ast.For, ast.While, ast.IfExp, ast.comprehension)), \
+            "no control flow in the closing cell: the verdict lives in the result object"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=IDS)

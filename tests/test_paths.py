@@ -11,14 +11,14 @@ from torch import nn
 from torch.optim.swa_utils import update_bn
 
 import toolkit as tk
-from toolkit._paths_engine import (
+from toolkit.paths import PathConfig, std_over_runs
+from toolkit.paths._engine import (
     PathState,
     apply_insertions,
     choose_insertions,
     path_step,
     project_out,
 )
-from toolkit.paths import PathConfig, PathEvaluation, PathSet, std_over_runs
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -322,13 +322,12 @@ def test_results_roundtrip_through_cache():
     obj = tk.ModuleObjective(model, x, y)
     cfg = PathConfig(epochs=2, n_points=4, batch_size=40, insert_every=1, insert_distance_ratio=1.0)
     ps = tk.cache.cached("test-paths", {"cfg": cfg}, lambda: tk.optimize_paths(obj, minima, config=cfg,
-                                                                             progress=False),
-                         codec=PathSet)
-    again = tk.cache.cached("test-paths", {"cfg": cfg}, lambda: pytest.fail("recomputed"), codec=PathSet)
+                                                                             progress=False))
+    again = tk.cache.cached("test-paths", {"cfg": cfg}, lambda: pytest.fail("recomputed"))
     assert torch.equal(ps.points, again.points) and again.insertions == ps.insertions
     assert again.config == ps.config
-    ev = tk.cache.cached("test-eval", {"cfg": cfg}, lambda: tk.evaluate_paths(obj, ps), codec=PathEvaluation)
-    ev2 = tk.cache.cached("test-eval", {"cfg": cfg}, lambda: pytest.fail("recomputed"), codec=PathEvaluation)
+    ev = tk.cache.cached("test-eval", {"cfg": cfg}, lambda: tk.evaluate_paths(obj, ps))
+    ev2 = tk.cache.cached("test-eval", {"cfg": cfg}, lambda: pytest.fail("recomputed"))
     assert ev2.saddles() == ev.saddles() and torch.equal(ev2.max_loss_std, ev.max_loss_std)
     assert all(torch.equal(a, b) for a, b in zip(ev.loss, ev2.loss))
 

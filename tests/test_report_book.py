@@ -46,7 +46,7 @@ def test_run_record_roundtrip_and_table(tmp_path, monkeypatch):
         _notebook(nbs, name)
     (tmp_path / "figures.yml").write_text(FIGURES_YML)
     (tmp_path / "_toc.yml").write_text(TOC_YML)
-    run = tk.Run("a_fig", "Fig. 2", "bars | match", "smoke")
+    run = tk.Run("a_fig", "Fig. 2", "bars | match", "cpu")
     import numpy as np
 
     rec = run.finish(status="partly reproduced", dataset="toy (details) — why", runs="1 run",
@@ -61,7 +61,7 @@ def test_run_record_roundtrip_and_table(tmp_path, monkeypatch):
     a, lost, later, b, other = rows
     assert 'class="status status-partly"' in a and ">partly<" in a and "bars \\| match" in a
     assert "| 0.12 -> 0.03 | 0.118 -> 0.181 |" in a  # the paper's headline beside ours
-    assert '`smoke` · <span title="toy (details) — why">toy</span>' in a  # short data, full on hover
+    assert '`cpu` · <span title="toy (details) — why">toy</span>' in a  # short data, full on hover
     assert "status-not-yet-written" in lost and "status-not-yet-written" in later and "67.4%" in later
     assert "status-not-run" in b and "status-not-run" in other
     assert table.index("### Paper One") < table.index("### Paper Two") < table.index("### Other chapters")
@@ -136,6 +136,18 @@ def test_remote_assets_finds_scripts_and_styles_not_links():
 def test_short_data_keeps_the_name():
     assert book._short_data("mnist, fashion-mnist (real; a subset (256) of images) — note") == "mnist, fashion-mnist"
     assert book._short("a b c d e f", 7) == "a b c …"
+
+
+def test_smoke_runs_are_illustrations_and_stand_ins_never_reproduce(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_RESULTS_DIR", str(tmp_path))
+    v = tk.verdict(status="reproduced", dataset="d", runs="1", finding="f", paper="p", ours="o")
+    rec = tk.Run("x", "Fig. 1", "c", "smoke").finish(**v)
+    assert rec.status == "illustration" and rec.measured_status == "reproduced"
+    rec = tk.Run("x", "Fig. 1", "c", "cpu").finish(**{**v, "stand_in": True})
+    assert rec.status == "on stand-in"
+    rec = tk.Run("x", "Fig. 1", "c", "cpu").finish(**{**v, "status": "not reproduced", "stand_in": True})
+    assert rec.status == "not reproduced"
+    assert json.loads((tmp_path / "x.json").read_text())["paper"] == "p"
 
 
 def test_run_validates_status_and_scale(tmp_path, monkeypatch):

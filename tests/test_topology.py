@@ -200,7 +200,7 @@ def test_barcode_views_and_round_trips():
     text = b.to_json()
     assert "Infinity" not in text  # strict JSON
     assert Barcode.from_json(text) == b
-    assert Barcode.from_state(b.to_state()) == b
+    assert tk.cache.decode(tk.cache.encode(b)) == b
     assert b != minima_barcode(CHAIN_LOSSES, CHAIN_SADDLES)
     assert repr(b).startswith("Barcode(index=0, 5 bars: 4 finite, 1 infinite)")
 

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 
 import toolkit as tk
+from toolkit import _loop
+from toolkit import recipes as R
 from toolkit import train as T
 
 
@@ -27,17 +29,17 @@ def _net(seed=0, d=4, k=3):
 
 
 def test_constant_and_cyclic_schedule_values():
-    r = T.Recipe(lr=1.0, schedule="cyclic", schedule_args={"cycles": 2, "floor": 0.1})
+    r = R.Recipe(lr=1.0, schedule="cyclic", schedule_args={"cycles": 2, "floor": 0.1})
     # two triangles: floor at 0, 0.5, 1; peak at 0.25 and 0.75; halfway up at 0.125
     for p, want in [(0.0, 0.1), (0.25, 1.0), (0.5, 0.1), (0.75, 1.0), (1.0, 0.1), (0.125, 0.55)]:
         assert r.lr_at(p, 0) == pytest.approx(want)
     r2 = r.replace(schedule_args={"cycles": 2, "floor": 0.0, "decay": 0.5})
     assert r2.lr_at(0.75, 0) == pytest.approx(0.5)  # triangular2: second peak halved
-    assert T.Recipe(lr=0.3).lr_at(0.7, 3) == 0.3
+    assert R.Recipe(lr=0.3).lr_at(0.7, 3) == 0.3
 
 
 def test_anneal_matches_authors_knots():
-    r = T.RECIPES["resnet_type2"]
+    r = R.RECIPES["resnet_type2"]
     assert r.lr_at(0.0, 0) == pytest.approx(5e-2)
     assert r.lr_at(0.1, 0) == pytest.approx(5e-2)
     assert r.lr_at(0.3, 0) == pytest.approx(5e-2 + (1e-4 - 5e-2) * 0.5)
@@ -45,7 +47,7 @@ def test_anneal_matches_authors_knots():
 
 
 def test_garipov_schedule():
-    r = T.RECIPES["wrn_garipov"]  # 200 epochs, lr 0.03
+    r = R.RECIPES["wrn_garipov"]  # 200 epochs, lr 0.03
     assert r.lr_at(0, 100) == pytest.approx(0.03)              # t = 0.5
     assert r.lr_at(0, 140) == pytest.approx(0.03 * (1 - 0.99 * 0.5))  # t = 0.7
     assert r.lr_at(0, 180) == pytest.approx(0.0003) and r.lr_at(0, 199) == pytest.approx(0.0003)
@@ -53,16 +55,16 @@ def test_garipov_schedule():
 
 def test_recipe_validation_names_the_bad_value():
     with pytest.raises(ValueError, match="'rmsprop'"):
-        T.Recipe(optimizer="rmsprop")
+        R.Recipe(optimizer="rmsprop")
     with pytest.raises(ValueError, match="'weird'"):
-        T.Recipe(schedule="weird")
+        R.Recipe(schedule="weird")
     with pytest.raises(ValueError, match="unknown recipe 'nope'"):
-        T.get_recipe("nope")
-    assert "(ours)" in T.RECIPES["lenet"].describe()
+        R.get_recipe("nope")
+    assert "(ours)" in R.RECIPES["lenet"].describe()
 
 
 def test_presets_cannot_be_edited_through_a_copy():
-    r = T.RECIPES["fc_cyclic"]
+    r = R.RECIPES["fc_cyclic"]
     r2 = r.replace(epochs=3)
     r2.schedule_args["cycles"] = 99
     assert r.schedule_args["cycles"] == 2
@@ -71,7 +73,7 @@ def test_presets_cannot_be_edited_through_a_copy():
 @pytest.mark.parametrize("name", ["fc_cyclic", "lenet", "lp_sgd"])
 def test_training_is_deterministic_bit_for_bit(name):
     x, y = _blobs()
-    recipe = T.RECIPES[name].replace(epochs=3, batch_size=16)
+    recipe = R.RECIPES[name].replace(epochs=3, batch_size=16)
     a = T.train(_net(), (x, y), recipe, seed=5, device="cpu", progress=False, warn=False)
     b = T.train(_net(), (x, y), recipe, seed=5, device="cpu", progress=False, warn=False)
     c = T.train(_net(), (x, y), recipe, seed=6, device="cpu", progress=False, warn=False)
@@ -81,7 +83,7 @@ def test_training_is_deterministic_bit_for_bit(name):
 
 def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch):
     x, y = _blobs()
-    recipe = T.RECIPES["fc_cyclic"].replace(epochs=4, batch_size=16)
+    recipe = R.RECIPES["fc_cyclic"].replace(epochs=4, batch_size=16)
     full = T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, warn=False)
 
     def crash(epoch):
@@ -89,11 +91,11 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch):
             raise KeyboardInterrupt
 
     ckpt = tmp_path / "run.pt"
-    monkeypatch.setattr(T, "_epoch_done", crash)
+    monkeypatch.setattr(_loop, "_epoch_done", crash)
     with pytest.raises(KeyboardInterrupt):
         T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, checkpoint=ckpt)
     assert ckpt.exists()
-    monkeypatch.setattr(T, "_epoch_done", lambda epoch: None)
+    monkeypatch.setattr(_loop, "_epoch_done", lambda epoch: None)
     # a fresh (differently initialised) model: everything must come from the checkpoint
     resumed = T.train(_net(seed=123), (x, y), recipe, seed=1, device="cpu", progress=False,
                       checkpoint=ckpt, warn=False)
@@ -103,7 +105,7 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch):
 
 def test_full_batch_gd_is_one_exact_gradient_step_per_epoch():
     x, y = _blobs(n=50)
-    recipe = T.Recipe(optimizer="sgd", lr=0.1, epochs=1, batch_size=None, chunk=7)
+    recipe = R.Recipe(optimizer="sgd", lr=0.1, epochs=1, batch_size=None, chunk=7)
     net = _net()
     ref = _net()
     loss = nn.functional.cross_entropy(ref(x), y)
@@ -116,7 +118,7 @@ def test_full_batch_gd_is_one_exact_gradient_step_per_epoch():
 
 def test_convergence_check_reports_and_warns():
     x, y = _blobs()
-    easy = T.Recipe(optimizer="adam", lr=0.02, epochs=60, batch_size=32, loss_tol=0.05, grad_tol=0.05)
+    easy = R.Recipe(optimizer="adam", lr=0.02, epochs=60, batch_size=32, loss_tol=0.05, grad_tol=0.05)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a converged run must not warn
         res = T.train(_net(), (x, y), easy, seed=0, device="cpu", progress=False)
@@ -136,7 +138,7 @@ def _load(res):
 
 def test_divergence_raises_with_advice():
     x, y = _blobs()
-    bad = T.Recipe(optimizer="sgd", lr=1e12, epochs=2, batch_size=16)
+    bad = R.Recipe(optimizer="sgd", lr=1e12, epochs=2, batch_size=16)
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
         T.train(_net(), (x, y), bad, seed=0, device="cpu", progress=False)
 
@@ -164,11 +166,13 @@ def test_evaluate_matches_direct_computation():
 
 
 def test_scales_describe_what_they_change():
-    cpu = tk.scales.get("cpu", "resnet_type1")
-    text = cpu.describe("resnet_type1")
-    assert "1500" in text and "1,000" in text and "recipe.lr" in text
-    assert cpu.apply("resnet_type1").epochs == cpu.epochs < 1500
-    assert tk.scales.get("paper", "lenet").apply("lenet") == T.RECIPES["lenet"]
+    cpu = tk.scales.get("cpu", "lenet")
+    text = cpu.describe("lenet")
+    assert "(paper: 50)" in text and "10,000" in text
+    assert cpu.apply("lenet").epochs == cpu.epochs < 50
+    custom = tk.scales.Scale("cpu", recipe_overrides={"lr": 2e-3})
+    assert "recipe.lr" in custom.describe("lenet") and custom.apply("lenet").lr == 2e-3
+    assert tk.scales.get("paper", "lenet").apply("lenet") == R.RECIPES["lenet"]
     assert tk.scales.get("smoke").epochs == 1 and tk.scales.get("smoke").n_minima == 2
     with pytest.raises(ValueError, match="'huge'"):
         tk.scales.get("huge")
@@ -188,7 +192,7 @@ def test_recompute_bn_gives_the_training_set_statistics():
 
 def test_recording_snapshots_along_the_trajectory(tmp_path, monkeypatch):
     x, y = _blobs()
-    recipe = T.RECIPES["lp_sgd"].replace(epochs=3, batch_size=32)  # 3 steps per epoch
+    recipe = R.RECIPES["lp_sgd"].replace(epochs=3, batch_size=32)  # 3 steps per epoch
     plain = T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, warn=False)
     assert plain.snapshots is None and plain.snapshot_steps == []
     init = tk.flatten_params(_net())
@@ -207,7 +211,7 @@ def test_recording_snapshots_along_the_trajectory(tmp_path, monkeypatch):
     assert by_step.snapshot_steps == [0, 2, 4, 6, 8]
     torch.testing.assert_close(by_step.snapshots[3], by_epoch.snapshots[2], rtol=0, atol=0)
     # full-batch GD: one step per epoch
-    gd = T.train(_net(), (x, y), T.RECIPES["lp_gd"].replace(epochs=4), seed=1, device="cpu",
+    gd = T.train(_net(), (x, y), R.RECIPES["lp_gd"].replace(epochs=4), seed=1, device="cpu",
                  progress=False, warn=False, record_every="epoch")
     assert gd.snapshot_steps == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="record_every"):
@@ -220,11 +224,11 @@ def test_recording_snapshots_along_the_trajectory(tmp_path, monkeypatch):
         if epoch == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(T, "_epoch_done", crash)
+    monkeypatch.setattr(_loop, "_epoch_done", crash)
     with pytest.raises(KeyboardInterrupt):
         T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, warn=False,
                 record_every="epoch", checkpoint=ckpt)
-    monkeypatch.setattr(T, "_epoch_done", lambda epoch: None)
+    monkeypatch.setattr(_loop, "_epoch_done", lambda epoch: None)
     resumed = T.train(_net(), (x, y), recipe, seed=1, device="cpu", progress=False, warn=False,
                       record_every="epoch", checkpoint=ckpt)
     assert resumed.snapshot_steps == by_epoch.snapshot_steps

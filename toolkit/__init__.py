@@ -6,7 +6,7 @@ re-exported here; modules and helpers starting with ``_`` are private.
 
 from __future__ import annotations
 
-from toolkit import cache
+from toolkit import cache, seeds
 from toolkit._device import resolve_device
 from toolkit.cache import cached
 
@@ -41,7 +41,7 @@ from toolkit.minima import MinimaSet, minima
 from toolkit.recipes import RECIPES, Recipe
 # --- experiments (toolkit.experiments) ---
 from toolkit import report
-from toolkit.report import Run, show
+from toolkit.report import Run, show, verdict
 from toolkit import experiments
 # --- embedding (toolkit.embed) ---
 from toolkit import embed

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
 
 import torch
 from torch import Tensor
 
-from toolkit._paths_common import all_pairs, to_cpu
-from toolkit._paths_eval import PathEvaluation, evaluate_paths
-from toolkit._random_points import RandomPointConfig, train_random_points
 from toolkit.objectives import Objective
+from toolkit.paths import PathEvaluation, evaluate_paths
+from toolkit.paths._pairs import check_pairs
+from toolkit.paths._random_points import RandomPointConfig, train_random_points
 
 __all__ = ["CurveConfig", "CurveSet", "curve_weights", "evaluate_curves", "optimize_curves"]
 
@@ -33,7 +32,7 @@ KINDS = ("polychain", "bezier")
 
 @dataclasses.dataclass
 class CurveConfig(RandomPointConfig):
-    """:class:`~toolkit._random_points.RandomPointConfig` plus ``kind``: ``"polychain"`` (the
+    """:class:`~toolkit.paths._random_points.RandomPointConfig` plus ``kind``: ``"polychain"`` (the
     paper's, default) or ``"bezier"``."""
 
     kind: str = "polychain"
@@ -87,12 +86,6 @@ class CurveSet:
         nodes = torch.stack([self.ends[p, 0], self.ends[p, 1], self.bends[p]])  # [3, D]
         return w @ nodes
 
-    def to_state(self) -> dict[str, Any]:
-        return to_cpu(dataclasses.asdict(self))
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> CurveSet:
-        return cls(**state)
 
 
 def optimize_curves(objective: Objective, minima: Tensor, pairs: Tensor | list | None = None,
@@ -110,9 +103,7 @@ def optimize_curves(objective: Objective, minima: Tensor, pairs: Tensor | list |
     """
     cfg = config or CurveConfig()
     cfg.validate()
-    if minima.dim() != 2 or minima.shape[1] != objective.dim:
-        raise ValueError(f"minima must be Tensor[N, D={objective.dim}], got {tuple(minima.shape)}")
-    pairs = all_pairs(len(minima)) if pairs is None else torch.as_tensor(pairs, dtype=torch.long).reshape(-1, 2)
+    pairs = check_pairs(objective, minima, pairs)
     ends = torch.stack([minima[pairs[:, 0]], minima[pairs[:, 1]]], 1)  # [P, 2, D]
     bends = ends.mean(1, keepdim=True)  # [P, 1, D]: start on the straight segment
 

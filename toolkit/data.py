@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from toolkit import seeds
 from toolkit.cache import REPO_ROOT, atomic_write_text, cache_root
+from toolkit.scales import check
 
 __all__ = ["Dataset", "DataError", "load", "load_for", "raw_root", "DATASETS", "STAND_INS"]
 
@@ -67,7 +69,7 @@ class Dataset:
             return self
         if n <= 0:
             raise ValueError(f"subset size must be positive, got {n}")
-        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+        idx = torch.randperm(len(self), generator=seeds.generator(seed))[:n]
         return replace(self, x=self.x[idx], y=self.y[idx])
 
     def describe(self) -> str:
@@ -189,7 +191,7 @@ def _load_digits(split: str) -> Dataset:
     x = torch.from_numpy((d.images / 16.0).astype(np.float32)).unsqueeze(1)
     y = torch.from_numpy(d.target.astype(np.int64))
     # sklearn ships no split: a fixed seeded 80/20 one
-    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    perm = torch.randperm(len(y), generator=seeds.generator(0))
     cut = int(0.8 * len(y))
     idx = perm[:cut] if split == "train" else perm[cut:]
     return Dataset("digits", split, x[idx], y[idx], num_classes=10)
@@ -321,8 +323,7 @@ def load_for(name: str, split: str = "train", scale: str = "cpu") -> Dataset:
     the stand-in of ``STAND_INS`` with ``stand_in_for`` and ``note`` set, and says so on stderr.
     At ``paper`` scale the :class:`DataError` propagates.
     """
-    if scale not in ("smoke", "cpu", "paper"):
-        raise ValueError(f"scale must be 'smoke', 'cpu' or 'paper', got {scale!r}")
+    check(scale)
     try:
         return load(name, split)
     except DataError:

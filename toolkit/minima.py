@@ -29,9 +29,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 
-from toolkit import cache, models, scales
+from toolkit import cache, models, scales, seeds
 from toolkit._progress import progress_bar
 from toolkit.recipes import Recipe, get_recipe
+from toolkit.seeds import child_seed
 from toolkit.train import train
 
 __all__ = ["MinimaSet", "minima"]
@@ -149,15 +150,12 @@ def _subset(ds: Any, n: int | None) -> Any:
         return ds
     if hasattr(ds, "subset"):
         return ds.subset(n, seed=0)
-    idx = torch.randperm(len(ds.y), generator=torch.Generator().manual_seed(0))[:n]
+    idx = torch.randperm(len(ds.y), generator=seeds.generator(0))[:n]
     return dataclasses.replace(ds, x=ds.x[idx], y=ds.y[idx])
 
 
 def _build(arch: str, arch_kw: dict[str, Any], seed: int, norm: tuple[list, list] | None) -> nn.Module:
-    # seed only this construction, leaving the caller's global RNG stream untouched
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = models.build(arch, **arch_kw)
+    net = models.build_seeded(arch, seed, **arch_kw)
     return models.with_input_norm(net, *norm) if norm is not None else net
 
 
@@ -168,7 +166,7 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
 
     ``dataset`` is a ``tk.data`` name (loaded with ``tk.data.load_for(name, split, scale)``, so a
     documented stand-in replaces an absent paper data set below paper scale) or a
-    ``(train, test)`` pair of data sets. ``recipe`` is a name in ``tk.train.RECIPES`` or a
+    ``(train, test)`` pair of data sets. ``recipe`` is a name in ``tk.recipes.RECIPES`` or a
     ``Recipe``; ``scale`` (``"smoke"``, ``"cpu"``, ``"paper"`` or a ``tk.scales.Scale``) reduces it
     as ``tk.scales.get(scale, recipe).describe()`` says; ``n=None`` takes the scale's default.
     ``arch_kw`` go to ``tk.models.build`` (``in_shape`` and ``num_classes`` are filled from the
@@ -207,7 +205,7 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
     }
 
     results: list[dict[str, Any]] = []
-    seeds = [seed + i for i in range(n)]
+    seeds = [child_seed(seed, "minimum", i) for i in range(n)]
     bar = progress_bar(seeds, desc=f"minima {arch} on {name_used} ({sc.name})", enabled=progress)
     for s in bar:
         cfg = {**base_cfg, "seed": s}
@@ -217,7 +215,8 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
             net = _build(arch, kw, s, norm)
             # warn=False: the warning below covers cached minima too
             res = train(net, train_ds, rec, seed=s, device=device, progress=progress,
-                        test=test_ds, checkpoint=ckpt, warn=False)
+                        test=test_ds, checkpoint=ckpt, warn=False,
+                        data_digest=base_cfg["data_hash"])
             return {"state": res.state, "train_loss": res.train_loss, "train_acc": res.train_acc,
                     "test_loss": res.test_loss, "test_acc": res.test_acc,
                     "grad_norm": res.grad_norm, "wall_time": res.wall_time,

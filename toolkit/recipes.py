@@ -35,11 +35,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from toolkit.schedules import multiplier
+from toolkit.schedules import check_schedule, multiplier
 
 __all__ = ["RECIPES", "Recipe", "get_recipe"]
 
-_SCHEDULES = ("constant", "cyclic", "anneal", "garipov")
 _OPTIMIZERS = ("sgd", "adam")
 
 
@@ -83,8 +82,7 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
-        if self.schedule not in _SCHEDULES:
-            raise ValueError(f"schedule must be one of {_SCHEDULES}, got {self.schedule!r}")
+        check_schedule(self.schedule)
         if self.augment not in (None, "flip_crop"):
             raise ValueError(f"augment must be None or 'flip_crop', got {self.augment!r}")
         if self.epochs < 1 or self.lr <= 0:
@@ -181,4 +179,4 @@ def get_recipe(recipe: str | Recipe) -> Recipe:
         return RECIPES[recipe]
     except KeyError:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)} "
-                         "or pass a tk.train.Recipe(...)") from None
+                         "or pass a tk.recipes.Recipe(...)") from None

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.cache import REPO_ROOT, atomic_write_text
+from toolkit.scales import check
 
-__all__ = ["Run", "RunRecord", "results_dir", "load_records", "show", "STATUSES"]
+__all__ = ["Run", "RunRecord", "results_dir", "load_records", "show", "STATUSES", "verdict"]
 
-#: allowed statuses, from best to worst; "on stand-in": the claim was checked on a stand-in data set
+#: allowed statuses: "on stand-in" is the best a claim checked on a stand-in data set gets, and
+#: every smoke-scale run is an "illustration" (seconds of training test the code, not the claim)
 STATUSES = ("reproduced", "partly reproduced", "not reproduced", "on stand-in", "illustration")
 
 
@@ -46,31 +48,55 @@ class RunRecord:
     finding: str = ""
     numbers: dict[str, Any] = field(default_factory=dict)
     finished_at: str = ""
-    paper: str = ""  # the paper's headline number, e.g. "mean bar 0.12 -> 0.03 (2 -> 8 layers)"
-    ours: str = ""  # ours beside it, e.g. "0.118 -> 0.181"
+    paper: str = ""
+    ours: str = ""
+    measured_status: str = ""
+
+
+def verdict(*, status: str, dataset: str, runs: str, finding: str, paper: str, ours: str,
+            numbers: dict[str, Any] | None = None, compute_s: float | None = None,
+            stand_in: bool = False) -> dict[str, Any]:
+    """The keyword arguments of :meth:`Run.finish`, checked: what a result's ``verdict()``
+    returns. ``status`` is derived from the measured numbers by the result; ``paper`` and ``ours``
+    are the headline numbers side by side (e.g. ``"bars shorten from 2 to 8 layers"`` /
+    ``"0.118 -> 0.181"``); ``stand_in`` says the data set stands in for the paper's."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    return dict(status=status, dataset=dataset, runs=runs, finding=finding, paper=paper, ours=ours,
+                numbers=numbers or {}, compute_s=compute_s, stand_in=stand_in)
 
 
 class Run:
     """Context of one notebook execution: ``run = tk.Run("fig02_fc_depth", "Fig. 2", claim, scale)``.
 
-    ``run.finish(status=..., dataset=..., runs=..., finding=..., numbers=...)`` writes the record.
-    ``status`` must be one of :data:`STATUSES` and should be computed from the measured numbers.
+    The notebook's last cell is ``run.finish(**res.verdict())``: it saves the record, prints the
+    paper's headline beside ours and returns the record.
     """
 
     def __init__(self, notebook: str, figure: str, claim: str, scale: str) -> None:
-        if scale not in ("smoke", "cpu", "paper"):
-            raise ValueError(f"scale must be 'smoke', 'cpu' or 'paper', got {scale!r}")
-        self.record = RunRecord(notebook=notebook, figure=figure, claim=claim, scale=scale)
+        self.record = RunRecord(notebook=notebook, figure=figure, claim=claim, scale=check(scale))
         self._t0 = time.perf_counter()
 
-    def finish(self, *, status: str, dataset: str, runs: str, finding: str,
-               numbers: dict[str, Any] | None = None, compute_s: float | None = None,
-               paper: str = "", ours: str = "") -> RunRecord:
-        """Save the record and return it. The wall time counts from the Run's creation (short when
-        results came from the cache); ``compute_s`` is the time the cached computation took."""
+    def finish(self, *, status: str, dataset: str, runs: str, finding: str, paper: str = "",
+               ours: str = "", numbers: dict[str, Any] | None = None,
+               compute_s: float | None = None, stand_in: bool = False,
+               quiet: bool = False) -> RunRecord:
+        """Save the record, print the paper's headline beside ours (unless ``quiet``) and return
+        the record. The wall time counts from the Run's creation (short when results came from
+        the cache); ``compute_s`` is the time the cached computation took.
+
+        Two rules hold for every notebook, whatever its verdict says: a ``smoke`` run is an
+        ``"illustration"``, and a claim checked on a stand-in data set is at best ``"on
+        stand-in"``. The status the numbers gave is kept in ``measured_status``.
+        """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         rec = self.record
+        rec.measured_status = status
+        if rec.scale == "smoke":
+            status = "illustration"
+        elif stand_in and status in ("reproduced", "partly reproduced"):
+            status = "on stand-in"
         rec.status, rec.dataset, rec.runs, rec.finding = status, dataset, runs, finding
         rec.paper, rec.ours = paper, ours
         rec.numbers = _plain(numbers or {})
@@ -79,6 +105,10 @@ class Run:
         rec.finished_at = time.strftime("%Y-%m-%d %H:%M:%S")
         path = results_dir() / f"{rec.notebook}.json"
         atomic_write_text(json.dumps(asdict(rec), indent=1, sort_keys=True), path)
+        if not quiet:
+            print(f"paper: {paper}" if paper else f"paper: {rec.claim}")
+            why = "" if status == rec.measured_status else f" (numbers alone: {rec.measured_status})"
+            print(f"ours:  {ours or finding} -> {status}{why}")
         return rec
 
 

@@ -1,15 +1,20 @@
-"""Scale presets: ``smoke`` (seconds, for tests), ``cpu`` (an honest reduction for 2 CPU cores),
-``paper`` (the paper's numbers).
+"""The one home of ``scale``: ``smoke`` (seconds, for tests), ``cpu`` (an honest reduction for
+2 CPU cores, the book's default) and ``paper`` (the paper's numbers).
 
-A :class:`Scale` says what it changes relative to a recipe: training-set and test-set subset
-sizes, the number of epochs, the default number of minima, any other recipe field
-(``recipe_overrides``) and architecture keywords (``arch_kw``, e.g. a narrower WideResNet).
-``describe()`` prints exactly that, so a notebook can show what its scale changed. Everything
-at ``cpu`` scale is our choice; ``paper`` changes nothing.
+Two kinds of table live here, and nowhere else:
+
+- :data:`EXPERIMENTS`: per experiment (``"fc_depth"``, ``"intro"``, ...) and scale, the settings
+  its ``*_config(scale)`` builder reads (:func:`settings`).
+- Training presets: a :class:`Scale` per recipe says how a recipe is reduced (training and test
+  subset sizes, epochs, default number of minima, other recipe fields, architecture keywords);
+  ``tk.minima(..., scale=...)`` applies it and ``describe()`` prints exactly what it changes.
+
+:func:`check` is the one validation of a scale name; every module that takes ``scale`` calls it.
+Everything at ``cpu`` scale is our choice; ``paper`` changes nothing.
 
     >>> s = get("cpu", "fc_cyclic")
-    >>> print(s.describe())                                     # doctest: +SKIP
-    >>> recipe = s.apply(tk.train.RECIPES["fc_cyclic"])
+    >>> print(s.describe("fc_cyclic"))                          # doctest: +SKIP
+    >>> recipe = s.apply(tk.recipes.RECIPES["fc_cyclic"])
 """
 
 from __future__ import annotations
@@ -22,14 +27,88 @@ from typing import Any
 
 from toolkit.recipes import Recipe, get_recipe
 
-__all__ = ["SCALES", "Scale", "get"]
+__all__ = ["EXPERIMENTS", "SCALES", "Scale", "check", "get", "settings"]
 
 SCALES = ("smoke", "cpu", "paper")
 
 
+def check(scale: str) -> str:
+    """``scale`` itself if it is one of :data:`SCALES`, else a ``ValueError`` saying so."""
+    if not isinstance(scale, str) or scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
+    return scale
+
+
+def _frozen(table: dict[str, dict[str, dict[str, Any]]]) -> Mapping:
+    for exp, per in table.items():
+        if tuple(per) != SCALES:
+            raise AssertionError(f"EXPERIMENTS[{exp!r}] must define {SCALES} in this order")
+    return MappingProxyType({k: MappingProxyType({s: MappingProxyType(v) for s, v in per.items()})
+                             for k, per in table.items()})
+
+
+#: per experiment and scale, what its configuration builder reads (see each experiment module)
+EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
+    # Fig. 2 / Fig. 13 (toolkit.experiments.fc_depth): optimisation subset, path epochs, points per
+    # path, evaluation density, repeated path optimisations; minima from the "fc_cyclic" preset.
+    # cpu: sized for ~8 minutes on 2 CPU cores for both data sets and all five depths
+    "fc_depth": {
+        "smoke": dict(n_minima=2, opt_subset=256, path_epochs=2, n_points=7, between=1,
+                      bootstrap=20, path_seeds=2, insert_every=1),
+        "cpu": dict(n_minima=4, opt_subset=4000, path_epochs=15, n_points=11, between=1,
+                    bootstrap=50, path_seeds=1, insert_every=5),
+        "paper": dict(n_minima=10, opt_subset=None, path_epochs=100, n_points=19, between=3,
+                      bootstrap=100, path_seeds=3, insert_every=25),
+    },
+    # the introduction's 2D landscape (toolkit.experiments.intro)
+    "intro": {
+        "smoke": dict(grid=96, starts_per_side=6, descent_steps=1500, epochs=20, steps_per_epoch=5,
+                      resolution=8),
+        "cpu": dict(grid=768, starts_per_side=12, descent_steps=3000, epochs=100,
+                    steps_per_epoch=10, resolution=32),
+        "paper": dict(grid=2048, starts_per_side=24, descent_steps=6000, epochs=300,
+                      steps_per_epoch=10, resolution=64),
+    },
+    # App. I Part A (toolkit.experiments.triangles): curves and triangles on the intro's
+    # landscape; the exact grid is at least 192^2 so the ring's short index-1 bar is resolved
+    "toy_triangles": {
+        "smoke": dict(epochs=20, resolution=16, min_grid=192),
+        "cpu": dict(epochs=100, resolution=32, min_grid=192),
+        "paper": dict(epochs=300, resolution=64, min_grid=192),
+    },
+    # App. I Part B (toolkit.experiments.lenet_triangles); minima from the "lenet" preset. The
+    # paper gives curves a minimum's budget and the triangle "more epochs" (how many: not given)
+    "lenet_triangle": {
+        "smoke": dict(epochs=1, triangle_epochs=2, resolution=4),
+        "cpu": dict(epochs=3, triangle_epochs=8, resolution=8),
+        "paper": dict(epochs=50, triangle_epochs=100, resolution=24),
+    },
+    # Liao & Poggio Fig. 3 (toolkit.experiments.lp_sgd_mds); paper: width 81 (see models.lp)
+    "lp_sgd_mds": {
+        "smoke": dict(n_train=200, width=4, stages=2, trajectories=2, epochs=1, record_every=1,
+                      line_points=5),
+        "cpu": dict(n_train=1000, width=16, stages=3, trajectories=4, epochs=2, record_every=4,
+                    line_points=5),
+        "paper": dict(n_train=None, width=81, stages=12, trajectories=8, epochs=10,
+                      record_every="epoch", line_points=11),
+    },
+})
+
+
+def settings(experiment: str, scale: str) -> dict[str, Any]:
+    """A copy of :data:`EXPERIMENTS` ``[experiment][scale]``."""
+    check(scale)
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"no scale table for experiment {experiment!r}; known: {sorted(EXPERIMENTS)}")
+    return dict(EXPERIMENTS[experiment][scale])
+
+
+# ----------------------------------------------------------------------------- training presets
+
+
 @dataclass(frozen=True)
 class Scale:
-    """What a scale changes. ``None`` means "as the recipe / data set has it"."""
+    """How a scale reduces a training recipe. ``None`` means "as the recipe / data set has it"."""
 
     name: str
     n_train: int | None = None
@@ -41,8 +120,7 @@ class Scale:
     note: str = ""
 
     def __post_init__(self) -> None:
-        if self.name not in SCALES:
-            raise ValueError(f"scale name must be one of {SCALES}, got {self.name!r}")
+        check(self.name)
         object.__setattr__(self, "recipe_overrides", MappingProxyType(dict(self.recipe_overrides)))
         object.__setattr__(self, "arch_kw", MappingProxyType(dict(self.arch_kw)))
 
@@ -87,27 +165,8 @@ _CPU: Mapping[str, Scale] = MappingProxyType({
     # full MNIST/FMNIST, 6 epochs: ~3-5 s per minimum, >= 98% train accuracy on MNIST for 2x32
     "fc_cyclic": Scale("cpu", epochs=6, n_minima=4,
                        note="full data, 6 epochs of the cyclical schedule instead of 20"),
-    # CNN-1-32 ~1 ms per image-epoch: ~15 s per minimum
-    "cnn_cyclic": Scale("cpu", n_train=2000, n_test=2000, epochs=8, n_minima=3,
-                        note="2,000 images, 8 epochs instead of 30"),
-    # ResNet-like ~1.5 ms per image-epoch: ~30 s per minimum
-    "resnet_type1": Scale("cpu", n_train=1000, n_test=2000, epochs=20, n_minima=3,
-                          recipe_overrides={"lr": 2e-3},
-                          note="1,000 images, 20 epochs; constant LR raised to 2e-3 so that it "
-                               "trains at all in 20 epochs (still 25x below type 2's initial LR)"),
-    "resnet_type2": Scale("cpu", n_train=1000, n_test=2000, epochs=20, n_minima=3,
-                          note="1,000 images, 20 epochs of the same annealing shape"),
-    # WRN-16-10 is ~17M parameters; WRN-16-1 (~0.18M) at ~5 ms per image-epoch: ~50 s per minimum
-    "wrn_garipov": Scale("cpu", n_train=1000, n_test=2000, epochs=10, n_minima=3,
-                         arch_kw={"widen_factor": 1},
-                         note="WRN-16-1 instead of 16-10, 1,000 images, 10 epochs"),
     "lenet": Scale("cpu", n_train=10000, n_test=2000, epochs=8, n_minima=3,
                    note="10,000 images, 8 epochs instead of 50"),
-    # LP DCNN ~1.5 ms per image-epoch
-    "lp_sgd": Scale("cpu", n_train=2000, n_test=2000, epochs=10, n_minima=2,
-                    note="2,000 images, 10 epochs"),
-    "lp_gd": Scale("cpu", n_train=1000, n_test=2000, epochs=60, n_minima=2,
-                   note="1,000 images, 60 full-batch steps instead of 400"),
 })
 _CPU_DEFAULT = Scale("cpu", n_train=5000, n_test=2000, epochs=5, n_minima=3,
                      note="generic reduction: 5,000 images, 5 epochs")
@@ -118,12 +177,11 @@ def get(scale: str | Scale, recipe: str | Recipe | None = None) -> Scale:
     ``cpu`` reduction is per recipe). A ``Scale`` instance is returned unchanged."""
     if isinstance(scale, Scale):
         return scale
+    check(scale)
     if scale == "smoke":
         return _SMOKE
     if scale == "paper":
         r = get_recipe(recipe) if recipe is not None else None
         return Scale("paper", note=f"the paper's numbers{f' ({r.source})' if r else ''}")
-    if scale == "cpu":
-        name = recipe.name if isinstance(recipe, Recipe) else recipe
-        return _CPU.get(name, _CPU_DEFAULT) if name is not None else _CPU_DEFAULT
-    raise ValueError(f"scale must be one of {SCALES} or a tk.scales.Scale, got {scale!r}")
+    name = recipe.name if isinstance(recipe, Recipe) else recipe
+    return _CPU.get(name, _CPU_DEFAULT) if name is not None else _CPU_DEFAULT

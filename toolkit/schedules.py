@@ -17,9 +17,16 @@ import math
 
 import numpy as np
 
-__all__ = ["SCHEDULES", "multiplier"]
+__all__ = ["SCHEDULES", "check_schedule", "multiplier"]
 
 SCHEDULES = ("constant", "cyclic", "anneal", "garipov", "cosine", "linear")
+
+
+def check_schedule(name: str) -> str:
+    """``name`` itself if it is one of :data:`SCHEDULES`, else a ``ValueError`` saying so."""
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {name!r}; use one of {SCHEDULES}")
+    return name
 
 
 def multiplier(name: str, progress: float, *, cycles: int = 1, floor: float = 0.1,
@@ -45,4 +52,5 @@ def multiplier(name: str, progress: float, *, cycles: int = 1, floor: float = 0.
         return 0.5 * (1.0 + math.cos(math.pi * p))
     if name == "linear":
         return 1.0 - p
-    raise ValueError(f"unknown learning-rate schedule {name!r}; use one of {SCHEDULES}")
+    check_schedule(name)  # raises: every known name returned above
+    raise AssertionError(f"schedule {name!r} has no formula")

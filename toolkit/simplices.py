@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from toolkit._device import resolve_device
-from toolkit._paths_common import to_cpu
 from toolkit._progress import progress_bar
-from toolkit._random_points import RandomPointConfig, train_random_points
 from toolkit.curves import CurveSet
 from toolkit.objectives import Objective
+from toolkit.paths._pairs import check_minima
+from toolkit.paths._random_points import RandomPointConfig, train_random_points
 
 __all__ = ["TriangleConfig", "TriangleEvaluation", "TriangleSet", "barycentric_grid",
            "evaluate_triangles", "optimize_triangles", "triangle_weights"]
@@ -41,7 +40,7 @@ REGIMES = ("vertices", "sides")
 
 @dataclasses.dataclass
 class TriangleConfig(RandomPointConfig):
-    """:class:`~toolkit._random_points.RandomPointConfig` plus ``regime``: ``"vertices"`` (fixed
+    """:class:`~toolkit.paths._random_points.RandomPointConfig` plus ``regime``: ``"vertices"`` (fixed
     minima; trainable side centres and centre) or ``"sides"`` (fixed curves; trainable centre)."""
 
     regime: str = "vertices"
@@ -106,12 +105,6 @@ class TriangleSet:
         """Triangle ``tri`` at barycentric ``lam: Tensor[G, 3]`` -> ``Tensor[G, D]``."""
         return triangle_weights(lam.to(self.nodes.dtype)) @ self.nodes[tri]
 
-    def to_state(self) -> dict[str, Any]:
-        return to_cpu(dataclasses.asdict(self))
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> TriangleSet:
-        return cls(**state)
 
 
 def _side_centres(curves: CurveSet, tris: Tensor) -> Tensor:
@@ -150,8 +143,7 @@ def optimize_triangles(objective: Objective, minima: Tensor, triangles: Tensor |
     """
     cfg = config or TriangleConfig()
     cfg.validate()
-    if minima.dim() != 2 or minima.shape[1] != objective.dim:
-        raise ValueError(f"minima must be Tensor[N, D={objective.dim}], got {tuple(minima.shape)}")
+    check_minima(objective, minima)
     tris = (torch.combinations(torch.arange(len(minima)), r=3) if triangles is None
             else torch.as_tensor(triangles, dtype=torch.long).reshape(-1, 3).sort(dim=1).values)
     if len(tris) == 0:
@@ -211,12 +203,6 @@ class TriangleEvaluation:
         tris = {tuple(t): m for t, m in zip(self.triangles.tolist(), self.max_loss.tolist())}
         return edges, tris
 
-    def to_state(self) -> dict[str, Any]:
-        return to_cpu(dataclasses.asdict(self))
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> TriangleEvaluation:
-        return cls(**state)
 
 
 def evaluate_triangles(objective: Objective, triangles: TriangleSet, *, resolution: int = 12,

@@ -1,4 +1,4 @@
-"""One training loop; the papers' recipes are configuration (:class:`Recipe`, :data:`RECIPES`).
+"""One training loop; the papers' recipes are configuration (:mod:`toolkit.recipes`).
 
 ``train(model, data, recipe, seed=...)`` runs minibatch SGD/Adam (or full-batch gradient descent
 when ``recipe.batch_size is None``) with the recipe's learning-rate schedule, then evaluates the
@@ -7,12 +7,11 @@ statistics recomputed over the training set (:func:`recompute_bn`): loss,
 accuracy and the norm of the full-batch gradient. A point whose final training loss or gradient
 norm is above the recipe's tolerances triggers a ``warnings.warn`` (criterion below).
 
-Determinism: minibatch order and augmentation draw from a generator seeded by ``(seed, epoch)``,
-so a run resumed from a checkpoint (``checkpoint=path``) replays exactly the epochs it missed;
-on CPU two runs with the same seed, model initialisation and thread count give the same weights
-bit for bit.
-
-Recipes are configuration: see :mod:`toolkit.recipes` (``Recipe``, ``RECIPES``).
+Determinism: minibatch order and augmentation draw from a generator seeded by ``(seed, epoch)``
+(:func:`toolkit.seeds.epoch_generator`), so a run resumed from a checkpoint (``checkpoint=path``)
+replays exactly the epochs it missed; on CPU two runs with the same seed, model initialisation
+and thread count give the same weights bit for bit. The loop itself is the toolkit's one loop
+skeleton (:mod:`toolkit._loop`).
 
 Convergence check: ``converged = train_loss <= recipe.loss_tol and grad_norm <= recipe.grad_tol``
 where ``train_loss`` is the mean cross-entropy over the whole training set and ``grad_norm`` the
@@ -25,7 +24,6 @@ They flag points far from a minimum; passing them does not certify one.
 from __future__ import annotations
 
 import math
-import pickle
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -36,13 +34,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from toolkit import _loop, seeds
 from toolkit._device import resolve_device
-from toolkit._progress import progress_bar
-from toolkit.cache import atomic_save, safe_load
-from toolkit.recipes import RECIPES, Recipe, get_recipe
+from toolkit.cache import config_hash, fingerprint
+from toolkit.recipes import Recipe, get_recipe
 
-__all__ = ["RECIPES", "Recipe", "TrainResult", "evaluate", "full_grad_norm", "get_recipe",
-           "recompute_bn", "train"]
+__all__ = ["TrainResult", "evaluate", "full_grad_norm", "recompute_bn", "train"]
 
 class _DataLike(Protocol):
     x: torch.Tensor
@@ -84,11 +81,6 @@ def _make_optimizer(recipe: Recipe, params) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
     return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
                            weight_decay=recipe.weight_decay)
-
-
-def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    # one stream per (seed, epoch): resuming at any epoch replays the same batches
-    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2**63 - 1))
 
 
 def _flip_crop(xb: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
@@ -158,21 +150,127 @@ def recompute_bn(model: nn.Module, x: torch.Tensor, *, chunk: int = 4096) -> Non
     model.train(was_training)
 
 
-def _epoch_done(epoch: int) -> None:
-    """Called after each finished (and checkpointed) epoch; tests patch it to simulate a crash."""
+@dataclass
+class _TrainState:
+    """What a training checkpoint holds."""
+
+    model: dict[str, torch.Tensor]
+    optimizer: dict
+    elapsed: float
+    history: dict[str, list[float]]
+    snapshots: list[torch.Tensor]
+    snapshot_steps: list[int]
+
+
+class _TrainTask(_loop.Task):
+    """One epoch of :func:`train` is ``steps`` minibatch steps over a seeded permutation of the
+    data (or one full-batch gradient step); the loss is checked once per epoch."""
+
+    def __init__(self, model: nn.Module, opt: torch.optim.Optimizer, recipe: Recipe, x: torch.Tensor,
+                 y: torch.Tensor, seed: int, bs: int, steps: int, every: int | None) -> None:
+        self.model, self.opt, self.recipe, self.x, self.y = model, opt, recipe, x, y
+        self.seed, self.bs, self.steps, self.every = seed, bs, steps, every
+        self.history: dict[str, list[float]] = {"loss": [], "lr": []}
+        self.snaps: list[torch.Tensor] = []
+        self.snap_steps: list[int] = []
+        self.elapsed, self.t0 = 0.0, time.perf_counter()
+        self.lr = recipe.lr
+        self.epoch_loss = 0.0
+        if every is not None:
+            self.record(0)
+
+    def record(self, step: int) -> None:
+        flat = nn.utils.parameters_to_vector(self.model.parameters())
+        self.snaps.append(flat.detach().to("cpu", torch.float32))
+        self.snap_steps.append(step)
+
+    def start_epoch(self, epoch: int, first: int) -> None:
+        if first:
+            raise AssertionError("training checkpoints are taken at epoch ends")
+        self.gen = seeds.epoch_generator(self.seed, epoch)
+        self.model.train()
+        self.loss_sum = torch.zeros((), device=self.x.device)
+        if self.recipe.batch_size is not None:
+            self.perm = torch.randperm(len(self.x), generator=self.gen).to(self.x.device)
+
+    def step(self, step: int) -> None:
+        recipe, model, opt, x, y = self.recipe, self.model, self.opt, self.x, self.y
+        epoch, s = divmod(step, self.steps)
+        n = len(x)
+        if recipe.batch_size is None:  # one full-batch gradient step per epoch
+            self.lr = recipe.lr_at(epoch / recipe.epochs, epoch)
+            for g in opt.param_groups:
+                g["lr"] = self.lr
+            opt.zero_grad(set_to_none=True)
+            for i in range(0, n, recipe.chunk):
+                xb, yb = x[i:i + recipe.chunk], y[i:i + recipe.chunk]
+                loss = F.cross_entropy(model(xb), yb, reduction="sum") / n
+                loss.backward()
+                self.loss_sum += loss.detach()
+            opt.step()
+        else:
+            self.lr = recipe.lr_at((epoch + s / self.steps) / recipe.epochs, epoch)
+            for g in opt.param_groups:
+                g["lr"] = self.lr
+            idx = self.perm[s * self.bs:(s + 1) * self.bs]
+            xb, yb = x[idx], y[idx]
+            if recipe.augment == "flip_crop":
+                xb = _flip_crop(xb, self.gen)
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            self.loss_sum += loss.detach() * idx.numel()
+        if self.every is not None and (step + 1) % self.every == 0:
+            self.record(step + 1)
+
+    def check(self, since: int, step: int) -> int | None:
+        total = self.loss_sum if self.recipe.batch_size is None else self.loss_sum / len(self.x)
+        self.epoch_loss = float(total)  # the epoch's one host synchronisation
+        if not math.isfinite(self.epoch_loss):
+            epoch, rec = step // self.steps - 1, self.recipe
+            raise FloatingPointError(
+                f"training loss became {self.epoch_loss} in epoch {epoch} of recipe {rec.name!r} "
+                f"(lr={rec.lr}); lower the learning rate, e.g. recipe.replace(lr={rec.lr / 10:g})")
+        return None
+
+    def end_epoch(self, epoch: int) -> dict[str, str]:
+        self.history["loss"].append(self.epoch_loss)
+        self.history["lr"].append(self.lr)
+        return {"loss": f"{self.epoch_loss:.4f}", "lr": f"{self.lr:.2e}"}
+
+    def wall(self) -> float:
+        return self.elapsed + time.perf_counter() - self.t0
+
+    def state(self) -> _TrainState:
+        return _TrainState(model=self.model.state_dict(), optimizer=self.opt.state_dict(),
+                           elapsed=self.wall(), history=self.history, snapshots=self.snaps,
+                           snapshot_steps=self.snap_steps)
+
+    def load(self, state: _TrainState, step: int) -> None:
+        self.model.load_state_dict(state.model)
+        self.opt.load_state_dict(state.optimizer)
+        self.elapsed, self.t0 = float(state.elapsed), time.perf_counter()
+        self.history = {k: list(v) for k, v in state.history.items()}
+        if self.every is not None:
+            self.snaps, self.snap_steps = list(state.snapshots), list(state.snapshot_steps)
 
 
 def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
           recipe: str | Recipe, *, seed: int, device: str | torch.device = "auto",
           progress: bool = True, test: _DataLike | tuple[torch.Tensor, torch.Tensor] | None = None,
           checkpoint: str | Path | None = None, checkpoint_every: int = 1,
-          warn: bool = True, record_every: int | str | None = None) -> TrainResult:
+          warn: bool = True, record_every: int | str | None = None,
+          data_digest: str | None = None) -> TrainResult:
     """Train ``model`` in place on ``data`` (``x [N, C, H, W]``, ``y [N]`` int64) with ``recipe``.
 
     ``seed`` fixes the minibatch order and augmentation (the initial weights are whatever
     ``model`` holds). With ``checkpoint`` set, model and optimizer state are saved there every
     ``checkpoint_every`` epochs and a later call with the same path resumes from it; the file is
-    left in place (the caller deletes it once the result is stored). Returns a
+    left in place (the caller deletes it once the result is stored). The checkpoint carries a
+    fingerprint of the run (recipe, seed, the model's parameter names and shapes, the data:
+    ``data_digest`` when the caller has one, else computed); a checkpoint of another run raises
+    ``ValueError``. A resumed run takes the weights from the checkpoint, not from ``model``. Returns a
     :class:`TrainResult`; warns if the final point fails the recipe's convergence criterion.
     ``record_every`` keeps flat weight snapshots along the trajectory (``TrainResult.snapshots``):
     ``"epoch"`` at the start and after every epoch, an int ``k`` at the start and after every
@@ -188,91 +286,20 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
     n = x.shape[0]
     bs = n if recipe.batch_size is None else min(recipe.batch_size, n)
     steps = 1 if recipe.batch_size is None else math.ceil(n / bs)
-    history: dict[str, list[float]] = {"loss": [], "lr": []}
-    start, elapsed = 0, 0.0
     if record_every is not None and record_every != "epoch" and (
             not isinstance(record_every, int) or isinstance(record_every, bool) or record_every < 1):
         raise ValueError(f"record_every must be None, 'epoch' or a positive int (optimiser steps), "
                          f"got {record_every!r}")
     every = steps if record_every == "epoch" else record_every
-    snaps: list[torch.Tensor] = []
-    snap_steps: list[int] = []
-
-    def _record(step: int) -> None:
-        snaps.append(nn.utils.parameters_to_vector(model.parameters()).detach().to("cpu", torch.float32))
-        snap_steps.append(step)
-
-    if every is not None:
-        _record(0)
-
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.exists():
-        try:
-            state = safe_load(ckpt)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            start, elapsed = int(state["epoch"]), float(state["elapsed"])
-            history = {k: list(v) for k, v in state["history"].items()}
-            if every is not None:
-                snaps, snap_steps = list(state["snapshots"]), list(state["snapshot_steps"])
-        except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as err:
-            # a torn or foreign checkpoint: start over rather than trust it
-            warnings.warn(f"ignoring unreadable checkpoint {ckpt} ({err}); training from scratch",
-                          stacklevel=2)
-            start, elapsed = 0, 0.0
-    t0 = time.perf_counter()
-
-    bar = progress_bar(range(start, recipe.epochs), desc=f"train {recipe.name}", enabled=progress,
-               leave=False, initial=start, total=recipe.epochs)
-    for epoch in bar:
-        gen = _epoch_generator(seed, epoch)
-        model.train()
-        loss_sum = torch.zeros((), device=dev)
-        if recipe.batch_size is None:
-            lr = recipe.lr_at(epoch / recipe.epochs, epoch)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            opt.zero_grad(set_to_none=True)
-            for i in range(0, n, recipe.chunk):
-                xb, yb = x[i:i + recipe.chunk], y[i:i + recipe.chunk]
-                loss = F.cross_entropy(model(xb), yb, reduction="sum") / n
-                loss.backward()
-                loss_sum += loss.detach()
-            opt.step()
-            if every is not None and (epoch + 1) % every == 0:
-                _record(epoch + 1)
-        else:
-            perm = torch.randperm(n, generator=gen).to(dev)
-            for s in range(steps):
-                lr = recipe.lr_at((epoch + s / steps) / recipe.epochs, epoch)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                idx = perm[s * bs:(s + 1) * bs]
-                xb, yb = x[idx], y[idx]
-                if recipe.augment == "flip_crop":
-                    xb = _flip_crop(xb, gen)
-                loss = F.cross_entropy(model(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                loss_sum += loss.detach() * idx.numel()
-                if every is not None and (epoch * steps + s + 1) % every == 0:
-                    _record(epoch * steps + s + 1)
-            loss_sum = loss_sum / n
-        epoch_loss = float(loss_sum)
-        if not math.isfinite(epoch_loss):
-            raise FloatingPointError(
-                f"training loss became {epoch_loss} in epoch {epoch} of recipe {recipe.name!r} "
-                f"(lr={recipe.lr}); lower the learning rate, e.g. recipe.replace(lr={recipe.lr / 10:g})")
-        history["loss"].append(epoch_loss)
-        history["lr"].append(lr)
-        bar.set_postfix(loss=f"{epoch_loss:.4f}", lr=f"{lr:.2e}")
-        if ckpt is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == recipe.epochs):
-            atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                         "epoch": epoch + 1, "elapsed": elapsed + time.perf_counter() - t0,
-                         "history": history, "snapshots": snaps, "snapshot_steps": snap_steps}, ckpt)
-        _epoch_done(epoch)
-    bar.close()
+    fp = ""
+    if checkpoint is not None:
+        fp = fingerprint("train", recipe=recipe, seed=seed, record_every=every,
+                         params=[[k, list(v.shape)] for k, v in model.state_dict().items()],
+                         data=data_digest or config_hash("data", [x, y]))
+    task = _TrainTask(model, opt, recipe, x, y, seed, bs, steps, every)
+    _loop.run(task, epochs=recipe.epochs, steps_per_epoch=steps, fingerprint=fp,
+              checkpoint=checkpoint, checkpoint_every=checkpoint_every * steps, check_every=steps,
+              progress=progress, desc=f"train {recipe.name}")
 
     # BatchNorm statistics of the final weights over the whole training set, not the lagging
     # running averages of training: the stored minimum is then the function the paths see
@@ -284,7 +311,7 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
     if test is not None:
         xt, yt = _xy(test)
         test_loss, test_acc = evaluate(model, xt, yt, chunk=recipe.chunk)
-    wall = elapsed + time.perf_counter() - t0
+    wall = task.wall()
     converged = train_loss <= recipe.loss_tol and gnorm <= recipe.grad_tol
     if warn and not converged:
         warnings.warn(
@@ -295,6 +322,6 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     return TrainResult(state=state, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
                        test_acc=test_acc, grad_norm=gnorm, wall_time=wall, converged=converged,
-                       seed=seed, history=history,
-                       snapshots=torch.stack(snaps) if every is not None else None,
-                       snapshot_steps=snap_steps)
+                       seed=seed, history=task.history,
+                       snapshots=torch.stack(task.snaps) if every is not None else None,
+                       snapshot_steps=list(task.snap_steps) if every is not None else [])

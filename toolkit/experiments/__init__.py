@@ -1,5 +1,7 @@
 """Experiments: one function per paper figure, each a cached compute call returning a result
-object that the figure's notebook only plots and prints."""
+object that the figure's notebook only plots and prints, and whose ``verdict()`` gives the
+notebook's closing ``run.finish(**res.verdict())``. Scale settings live in
+:data:`toolkit.scales.EXPERIMENTS`."""
 
 from __future__ import annotations
 
@@ -9,26 +11,24 @@ from toolkit.experiments.fc_depth import (
     FCDepthUnit,
     fc_depth,
     fc_depth_config,
+    fc_minima,
     fc_paths,
 )
 from toolkit.experiments.intro import ToyConfig, ToyResult, toy_barcodes, toy_config
-from toolkit.experiments.path_characteristics import PathCharacteristics, path_characteristics
+from toolkit.experiments.lenet_triangles import (
+    IndexOneResult,
+    LenetTriangleConfig,
+    LenetTriangleResult,
+    lenet_triangle,
+    lenet_triangle_config,
+)
 from toolkit.experiments.lp_sgd_mds import (
     LPSGDMDSConfig,
     LPSGDMDSResult,
     lp_sgd_mds,
     lp_sgd_mds_config,
 )
-
-__all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "ToyConfig", "ToyResult", "fc_depth",
-           "fc_depth_config", "fc_paths", "PathCharacteristics", "path_characteristics", "toy_barcodes", "toy_config"]
-__all__ += ["LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config"]
-from toolkit.experiments.lenet_triangles import (
-    LenetTriangleConfig,
-    LenetTriangleResult,
-    lenet_triangle,
-    lenet_triangle_config,
-)
+from toolkit.experiments.path_characteristics import PathCharacteristics, path_characteristics
 from toolkit.experiments.triangles import (
     ToyTriangleConfig,
     ToyTriangleResult,
@@ -36,5 +36,13 @@ from toolkit.experiments.triangles import (
     toy_triangles_config,
 )
 
-__all__ += ["LenetTriangleConfig", "LenetTriangleResult", "ToyTriangleConfig", "ToyTriangleResult",
-            "lenet_triangle", "lenet_triangle_config", "toy_triangles", "toy_triangles_config"]
+__all__ = [
+    "FCDepthConfig", "FCDepthResult", "FCDepthUnit", "fc_depth", "fc_depth_config", "fc_minima",
+    "fc_paths",
+    "ToyConfig", "ToyResult", "toy_barcodes", "toy_config",
+    "IndexOneResult", "LenetTriangleConfig", "LenetTriangleResult",
+    "lenet_triangle", "lenet_triangle_config",
+    "LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config",
+    "PathCharacteristics", "path_characteristics",
+    "ToyTriangleConfig", "ToyTriangleResult", "toy_triangles", "toy_triangles_config",
+]

@@ -12,55 +12,45 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from toolkit import scales
 from toolkit._progress import progress_bar
 from toolkit.cache import cached
 from toolkit.data import load_for
-from toolkit.minima import minima
+from toolkit.minima import MinimaSet, minima
 from toolkit.objectives import ModuleObjective
-from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
+from toolkit.paths import PathConfig, PathEvaluation, PathSet, evaluate_paths, optimize_paths
+from toolkit.report import verdict
+from toolkit.seeds import child_seed
 from toolkit.topology import Barcode, minima_barcode
 
 __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "fc_depth", "fc_depth_config", "fc_paths"]
 
-#: what each scale changes: optimisation subset, path epochs, points per path, evaluation density
-_SCALES = {
-    "smoke": dict(n_minima=2, opt_subset=256, path_epochs=2, n_points=7, between=1, bootstrap=20,
-                  path_seeds=2, insert_every=1),
-    # sized for ~8 minutes on 2 CPU cores for both data sets and all five depths
-    "cpu": dict(n_minima=4, opt_subset=4000, path_epochs=15, n_points=11, between=1, bootstrap=50,
-                path_seeds=1, insert_every=5),
-    "paper": dict(n_minima=10, opt_subset=None, path_epochs=100, n_points=19, between=3,
-                  bootstrap=100, path_seeds=3, insert_every=25),
-}
-
-
 @dataclass(frozen=True)
 class FCDepthConfig:
-    """Everything that determines the Fig. 2/13 result (hashed for the cache).
+    """Everything that determines the Fig. 2/13 result (hashed for the cache); build it with
+    :func:`fc_depth_config` (no field has a default: the scale decides).
 
     ``opt_subset``: training samples the paths are optimised on (``None``: all); evaluation always
     uses the full training set. ``path_seeds``: independent path optimisations per unit (their
     spread is one of the two error bars of Fig. 13; the other is the bootstrap over data).
     """
 
-    datasets: tuple[str, ...] = ("mnist", "fashion-mnist")
-    depths: tuple[int, ...] = (2, 3, 4, 6, 8)
-    width: int = 32
-    n_minima: int = 4
-    scale: str = "cpu"
-    seed: int = 0
-    recipe: str = "fc_cyclic"
-    opt_subset: int | None = 6000
-    between: int = 1
-    bootstrap: int = 100
-    path_seeds: int = 1
-    path: PathConfig = field(default_factory=PathConfig)
+    datasets: tuple[str, ...]
+    depths: tuple[int, ...]
+    width: int
+    n_minima: int
+    scale: str
+    seed: int
+    recipe: str
+    opt_subset: int | None
+    between: int
+    bootstrap: int
+    path_seeds: int
+    path: PathConfig
 
     def data_description(self) -> str:
         """The data as actually used, e.g. ``"mnist, fashion-mnist (real; all 60,000 training
@@ -89,13 +79,12 @@ class FCDepthConfig:
 
 def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
                     depths=(2, 3, 4, 6, 8), n_minima: int | None = None, seed: int = 0) -> FCDepthConfig:
-    """The Fig. 2 configuration at ``scale``; ``n_minima=None`` takes the scale's default."""
-    if scale not in _SCALES:
-        raise ValueError(f"scale must be one of {sorted(_SCALES)}, got {scale!r}")
+    """The Fig. 2 configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["fc_depth"]``);
+    ``n_minima=None`` takes the scale's default."""
+    s = scales.settings("fc_depth", scale)
     bad = [d for d in depths if int(d) < 1]
     if bad:
         raise ValueError(f"depths must be positive numbers of hidden layers, got {bad}")
-    s = _SCALES[scale]
     n = s["n_minima"] if n_minima is None else int(n_minima)
     if n < 2:
         raise ValueError(f"a barcode needs at least 2 minima, got n_minima={n}")
@@ -109,8 +98,9 @@ def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
                       optimizer="adam", lr=3e-3, weight_decay=5e-4, lr_schedule="garipov",
                       insert_every=s["insert_every"], insert_criterion="loss",
                       on_nonfinite="backoff")
-    return FCDepthConfig(datasets=tuple(datasets), depths=tuple(int(d) for d in depths),
-                         n_minima=n, scale=scale, seed=seed, opt_subset=s["opt_subset"],
+    return FCDepthConfig(datasets=tuple(datasets), depths=tuple(int(d) for d in depths), width=32,
+                         n_minima=n, scale=scale, seed=seed, recipe="fc_cyclic",
+                         opt_subset=s["opt_subset"],
                          between=s["between"], bootstrap=s["bootstrap"],
                          path_seeds=s["path_seeds"], path=path)
 
@@ -160,21 +150,6 @@ class FCDepthUnit:
         std = self.saddle_std
         return np.array([std[index[tuple(k)]] for k in self.barcode.finite().killer])
 
-    def to_state(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["barcode"] = self.barcode.to_json()
-        for k in ("min_losses", "train_acc", "test_acc", "pairs", "saddles", "bootstrap_std"):
-            d[k] = torch.from_numpy(np.asarray(d[k]))
-        return d
-
-    @classmethod
-    def from_state(cls, s: dict) -> FCDepthUnit:
-        s = dict(s)
-        s["barcode"] = Barcode.from_json(s["barcode"])
-        for k in ("min_losses", "train_acc", "test_acc", "pairs", "saddles", "bootstrap_std"):
-            s[k] = s[k].numpy()
-        return cls(**s)
-
 
 @dataclass
 class FCDepthResult:
@@ -216,6 +191,81 @@ class FCDepthResult:
                          f"{'ok' if good else 'FAILED'}")
         return ok, "\n".join(lines)
 
+    def verdict(self) -> dict:
+        """Fig. 2's verdict for ``run.finish``: reproduced when the mean finite-bar length falls
+        strictly with depth on every data set, partly when it does on one, or when the deepest net's
+        bars are shorter than the shallowest's; not reproduced otherwise or when a sanity check
+        fails. With a single depth there is no comparison: the run is an illustration."""
+        cfg = self.config
+        ok, _ = self.sanity()
+        means = {ds: self.mean_bar_length(ds) for ds in cfg.datasets}
+        lengths = "; ".join(f"{ds}: " + ", ".join(f"{v:.3f}" for v in m.values()) for ds, m in means.items())
+        if len(cfg.depths) < 2:
+            status, trend, first_last = "illustration", {}, {}
+            lengths += " (one depth: the depth trend is not tested)"
+        else:
+            trend = {ds: self.lowers_with_depth(ds) for ds in cfg.datasets}
+            first_last = {ds: m[cfg.depths[-1]] < m[cfg.depths[0]] for ds, m in means.items()}
+            status = ("reproduced" if all(trend.values()) else "partly reproduced"
+                      if any(trend.values()) or any(first_last.values()) else "not reproduced")
+            status = status if ok else "not reproduced"
+            lengths = "; ".join(f"{ds}: " + ", ".join(f"{v:.3f}" for v in m.values())
+                                + (" (decreasing)" if trend[ds] else " (not decreasing)")
+                                for ds, m in means.items())
+        return verdict(
+            status=status, dataset=cfg.data_description(),
+            runs=f"{cfg.n_minima} minima x {len(cfg.depths)} depths per data set, 1 path optimisation",
+            finding=f"mean bar length for {list(cfg.depths)} hidden layers: {lengths}",
+            paper="bars lower monotonically from 2 to 8 hidden layers on both data sets",
+            ours=(f"monotone decrease {trend}; 8 layers below 2 layers {first_last}" if trend
+                  else lengths),
+            numbers={"mean_bar_length": means, "monotone": trend, "sanity_ok": ok},
+            compute_s=self.compute_s)
+
+    def error_bars_verdict(self) -> dict:
+        """Fig. 13's verdict for ``run.finish``: the largest mean standard deviation of the path
+        maxima must be below the range of the mean bar length over depths on every data set;
+        reproduced only when the spread over repeated path optimisations is measured too
+        (``path_seeds > 1``), partly when only the data bootstrap is."""
+        cfg = self.config
+        ok, _ = self.sanity()
+        rows = []
+        for ds in cfg.datasets:
+            means = self.mean_bar_length(ds)
+            spread = max(means.values()) - min(means.values())
+            stds = max(float(self.units[(ds, d)].saddle_std.mean()) for d in cfg.depths)
+            rows.append((ds, spread, stds))
+        small = len(cfg.depths) > 1 and all(s < r for _, r, s in rows)
+        status = ("reproduced" if cfg.path_seeds > 1 else "partly reproduced") if small and ok \
+            else "not reproduced"
+        return verdict(
+            status=status if len(cfg.depths) > 1 else "illustration", dataset=cfg.data_description(),
+            runs=f"{cfg.n_minima} minima x {len(cfg.depths)} depths, {cfg.path_seeds} path "
+                 f"optimisation(s), {cfg.bootstrap} bootstrap resamples",
+            finding="; ".join(f"{ds}: largest mean std {s:.4f} vs depth range {r:.4f}" for ds, r, s in rows),
+            paper="error bars small compared with the lowering of the barcode",
+            ours=f"largest std below the depth range on every data set: {small} "
+                 f"({cfg.path_seeds} path optimisation(s) per pair)",
+            numbers={"rows": [list(r) for r in rows], "path_seeds": cfg.path_seeds},
+            compute_s=self.compute_s)
+
+    def error_bar_table(self) -> str:
+        """Per data set: the mean standard deviation of the path maxima per depth and the range of
+        the mean bar length over depths."""
+        lines = []
+        for ds in self.config.datasets:
+            means = self.mean_bar_length(ds)
+            stds = {d: float(self.units[(ds, d)].saddle_std.mean()) for d in self.config.depths}
+            lines.append(f"{ds}: mean std of the path maxima per depth: "
+                         + ", ".join(f"{d}L {s:.4f}" for d, s in stds.items())
+                         + f"; range of the mean bar length over depths: "
+                         f"{max(means.values()) - min(means.values()):.4f}")
+        return "\n".join(lines)
+
+    def death_stds(self, dataset: str) -> dict[str, np.ndarray]:
+        """``{"2 layers": std of each finite bar's end}`` for one data set (Fig. 13's error bars)."""
+        return {f"{d} layers": self.units[(dataset, d)].death_std() for d in self.config.depths}
+
     def summary(self) -> str:
         """Per data set and depth: parameters, accuracies, mean bar length and saddle level."""
         lines = []
@@ -233,32 +283,36 @@ class FCDepthResult:
         return "\n".join(lines)
 
 
-def fc_paths(cfg: FCDepthConfig, dataset: str, depth: int, *, path_seed: int = 0,
-             device: str = "auto", progress: bool = True):
-    """One (data set, depth) of ``cfg``, uncached: the minima (from the minima store), the paths
-    optimised between every pair (seed ``cfg.seed + 1000 * path_seed``) and their dense
-    evaluation on the minima's whole training set. Returns ``(MinimaSet, PathSet,
-    PathEvaluation)``."""
-    ms = minima("fc", dataset, cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed, device=device,
-                progress=progress, hidden_layers=depth, width=cfg.width)
+def fc_minima(cfg: FCDepthConfig, dataset: str, depth: int, *, device: str = "auto",
+             progress: bool = True) -> MinimaSet:
+    """The ``cfg.n_minima`` minima of ``(dataset, depth)`` from the minima store (cached)."""
+    return minima("fc", dataset, cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed, device=device,
+                  progress=progress, hidden_layers=depth, width=cfg.width)
+
+
+def fc_paths(cfg: FCDepthConfig, ms: MinimaSet, *, path_seed: int = 0, device: str = "auto",
+             progress: bool = True) -> tuple[PathSet, PathEvaluation]:
+    """The paths of ``cfg`` between every pair of the minima ``ms``, uncached: optimised with the
+    seed of path run ``path_seed`` (:func:`toolkit.seeds.child_seed`) and evaluated densely on the
+    minima's whole training set. Returns ``(PathSet, PathEvaluation)``."""
     train = ms.train_data  # the data the minima were trained on (a subset at smoke scale)
-    opt = ModuleObjective(ms.model, *_opt_data(train, cfg.opt_subset, cfg.seed))
+    sub = train.subset(cfg.opt_subset, seed=child_seed(cfg.seed, "subset")) if cfg.opt_subset else train
+    opt = ModuleObjective(ms.model, sub.x, sub.y)
     ps = optimize_paths(opt, ms.flat, config=cfg.path, device=device, progress=progress,
-                        seed=cfg.seed + 1000 * path_seed)
+                        seed=child_seed(cfg.seed, "path_run", path_seed))
     ev = evaluate_paths(ModuleObjective(ms.model, train.x, train.y), ps, between=cfg.between,
-                        bootstrap=cfg.bootstrap, seed=cfg.seed + path_seed, device=device,
-                        progress=progress)
-    return ms, ps, ev
+                        bootstrap=cfg.bootstrap, seed=child_seed(cfg.seed, "bootstrap", path_seed),
+                        device=device, progress=progress)
+    return ps, ev
 
 
 def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: bool) -> FCDepthUnit:
     t0 = time.perf_counter()
-    ms = minima("fc", dataset, cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed, device=device,
-                progress=progress, hidden_layers=depth, width=cfg.width)
+    ms = fc_minima(cfg, dataset, depth, device=device, progress=progress)
     t1 = time.perf_counter()
     saddles, boot, barcode, min_losses, gap = [], [], None, None, 0.0
     for s in range(cfg.path_seeds):
-        _, ps, ev = fc_paths(cfg, dataset, depth, path_seed=s, device=device, progress=progress)
+        ps, ev = fc_paths(cfg, ms, path_seed=s, device=device, progress=progress)
         saddles.append(ev.max_loss.double().cpu().numpy())
         boot.append(ev.max_loss_std.double().cpu().numpy())
         if s == 0:
@@ -274,11 +328,6 @@ def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: b
                        note=ms.stand_in_note)
 
 
-def _opt_data(train, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    sub = train.subset(n, seed=seed + 1) if n else train
-    return sub.x, sub.y
-
-
 def fc_depth(cfg: FCDepthConfig, *, device: str = "auto", progress: bool = True) -> FCDepthResult:
     """Run (or load) every (data set, depth) unit of ``cfg``; each unit is cached separately."""
     units = {}
@@ -286,6 +335,5 @@ def fc_depth(cfg: FCDepthConfig, *, device: str = "auto", progress: bool = True)
     for ds, d in progress_bar(jobs, desc="fc depth units", enabled=progress and len(jobs) > 1):
         unit_cfg = dataclasses.replace(cfg, datasets=(ds,), depths=(d,))  # one unit's own key
         units[(ds, d)] = cached("fc_depth_unit", unit_cfg,
-                                lambda ds=ds, d=d: _unit(cfg, ds, d, device, progress),
-                                version="1", codec=FCDepthUnit)
+                                lambda ds=ds, d=d: _unit(cfg, ds, d, device, progress), version="2")
     return FCDepthResult(config=cfg, units=units)

@@ -11,29 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from toolkit import landscapes
+from toolkit import landscapes, scales
 from toolkit.cache import cached
 from toolkit.objectives import FunctionObjective
 from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
+from toolkit.report import verdict
 from toolkit.topology import Barcode, compare_barcodes, grid_barcode, minima_barcode, to_score
 
 __all__ = ["ToyConfig", "ToyResult", "toy_config", "toy_barcodes"]
-
-#: what each scale changes (everything else is shared)
-_SCALES = {
-    "smoke": dict(grid=96, starts_per_side=6, descent_steps=1500, epochs=20, steps_per_epoch=5,
-                  resolution=8),
-    "cpu": dict(grid=768, starts_per_side=12, descent_steps=3000, epochs=100, steps_per_epoch=10,
-                resolution=32),
-    "paper": dict(grid=2048, starts_per_side=24, descent_steps=6000, epochs=300, steps_per_epoch=10,
-                  resolution=64),
-}
-
 
 @dataclass(frozen=True)
 class ToyConfig:
@@ -44,21 +34,20 @@ class ToyConfig:
     (``weight_decay=0``): on a 2D function it would pull the paths toward the origin.
     """
 
-    landscape: str = "gaussian_wells"
-    scale: str = "cpu"
-    seed: int = 0
-    grid: int = 768
-    starts_per_side: int = 12
-    descent_steps: int = 3000
-    resolution: int = 32
-    path: PathConfig = field(default_factory=PathConfig)
+    landscape: str
+    scale: str
+    seed: int
+    grid: int
+    starts_per_side: int
+    descent_steps: int
+    resolution: int
+    path: PathConfig
 
 
 def toy_config(scale: str = "cpu", landscape: str = "gaussian_wells", seed: int = 0) -> ToyConfig:
-    """The configuration of the introduction at ``scale`` (``smoke``, ``cpu`` or ``paper``)."""
-    if scale not in _SCALES:
-        raise ValueError(f"scale must be one of {sorted(_SCALES)}, got {scale!r}")
-    s = _SCALES[scale]
+    """The configuration of the introduction at ``scale`` (settings:
+    ``tk.scales.EXPERIMENTS["intro"]``)."""
+    s = scales.settings("intro", scale)
     path = PathConfig(n_points=19, epochs=s["epochs"], steps_per_epoch=s["steps_per_epoch"],
                       lr=0.02, momentum=0.9, weight_decay=0.0, lr_schedule="garipov",
                       insert_every=max(1, s["epochs"] // 4), insert_criterion="distance")
@@ -133,37 +122,40 @@ class ToyResult:
         cmp = self.comparison()
         return cmp.within(tol_fraction * self.value_range) and cmp.unmatched_reference.size == 0
 
+    def profile_lines(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{"m0-m1": (t, loss)}`` along every optimised path (normalised arc length)."""
+        return {f"m{i}-m{j}": (prof[:, 0], prof[:, 1])
+                for (i, j), prof in zip(self.pairs.tolist(), self.profiles)}
+
     def to_score(self) -> tuple[float, float]:
         """TO-scores of the path barcode and of the exact grid barcode."""
         return to_score(self.barcode), to_score(self.grid[0])
 
-    def to_state(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["barcode"] = self.barcode.to_json()
-        d["saddles"] = [[i, j, v] for (i, j), v in self.saddles.items()]
-        d["grid"] = {str(k): v.to_json() for k, v in self.grid.items()}
-        for k in ("minima", "min_losses", "pairs", "grid_values"):
-            d[k] = torch.from_numpy(np.asarray(d[k]))
-        d["paths"] = [torch.from_numpy(p) for p in self.paths]
-        d["profiles"] = [torch.from_numpy(p) for p in self.profiles]
-        d["domain"] = list(self.domain)
-        return d
-
-    @classmethod
-    def from_state(cls, s: dict) -> ToyResult:
-        return cls(config=s["config"], domain=tuple(s["domain"]), minima=s["minima"].numpy(),
-                   min_losses=s["min_losses"].numpy(), pairs=s["pairs"].numpy(),
-                   paths=[p.numpy() for p in s["paths"]], profiles=[p.numpy() for p in s["profiles"]],
-                   saddles={(int(i), int(j)): float(v) for i, j, v in s["saddles"]},
-                   barcode=Barcode.from_json(s["barcode"]),
-                   grid={int(k): Barcode.from_json(v) for k, v in s["grid"].items()},
-                   grid_values=s["grid_values"].numpy(), compute_s=float(s["compute_s"]))
+    def verdict(self, tol_fraction: float = 0.01) -> dict:
+        """The introduction's verdict for ``run.finish``: reproduced when every finite bar of the
+        path barcode matches an exact bar within ``tol_fraction`` of the function's range and no
+        exact bar is missed (:meth:`matches_exact`)."""
+        ok = self.matches_exact(tol_fraction)
+        diff = 100 * self.comparison().max_abs_diff / self.value_range
+        to_paths, to_exact = self.to_score()
+        return verdict(
+            status="reproduced" if ok else "not reproduced",
+            dataset=f"analytic 2D function ({self.config['landscape']}), "
+                    f"{self.config['grid']}x{self.config['grid']} grid reference",
+            runs=f"1 run: {len(self.minima)} minima, {len(self.paths)} paths",
+            finding=f"largest bar difference {diff:.3f}% of the function's range (tolerance "
+                    f"{100 * tol_fraction:g}%)",
+            paper="optimised paths give the barcode of minima (an upper bound of formula (1))",
+            ours=f"largest |path bar - exact bar| = {diff:.3f}% of the range",
+            numbers={"max_diff_percent_of_range": diff, "to_score_paths": to_paths,
+                     "to_score_exact": to_exact, "n_minima": len(self.minima),
+                     "compute_s": self.compute_s},
+            compute_s=self.compute_s)
 
 
 def _compute(cfg: ToyConfig, device: str, progress: bool) -> ToyResult:
     t0 = time.perf_counter()
     f = landscapes.landscape(cfg.landscape)
-    torch.manual_seed(cfg.seed)
     minima = landscapes.find_minima(f, f.domain, starts_per_side=cfg.starts_per_side,
                                     steps=cfg.descent_steps)
     with torch.no_grad():
@@ -190,5 +182,4 @@ def _compute(cfg: ToyConfig, device: str, progress: bool) -> ToyResult:
 
 def toy_barcodes(cfg: ToyConfig, *, device: str = "auto", progress: bool = True) -> ToyResult:
     """Minima, optimised paths, path barcode and exact grid barcode of a 2D landscape (cached)."""
-    return cached("intro_toy_barcodes", cfg, lambda: _compute(cfg, device, progress),
-                  version="2", codec=ToyResult)
+    return cached("intro_toy_barcodes", cfg, lambda: _compute(cfg, device, progress), version="3")

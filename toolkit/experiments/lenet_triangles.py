@@ -10,32 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from toolkit import scales
 from toolkit.cache import cached
 from toolkit.curves import CurveConfig, optimize_curves
-from toolkit.experiments.triangles import _bc_from, _bc_json, _pairs_dict, _pairs_list
+from toolkit.experiments.triangles import ToyTriangleResult
 from toolkit.minima import minima as train_minima
 from toolkit.objectives import ModuleObjective
+from toolkit.report import verdict
 from toolkit.simplices import TriangleConfig, evaluate_triangles, optimize_triangles
 from toolkit.topology import Barcode, simplex_barcode
 
-__all__ = ["LenetTriangleConfig", "LenetTriangleResult", "lenet_triangle", "lenet_triangle_config"]
-
-# ============================================================================ Part B: LeNet
-
-#: what each scale changes for the curves and the triangle (the minima follow tk.scales "lenet")
-_LENET_SCALES = {
-    "smoke": dict(epochs=1, triangle_epochs=2, resolution=4),
-    "cpu": dict(epochs=3, triangle_epochs=8, resolution=8),
-    # the paper: curves get a minimum's budget; the triangle "more epochs" (how many is not given)
-    "paper": dict(epochs=50, triangle_epochs=100, resolution=24),
-}
-
+__all__ = ["IndexOneResult", "LenetTriangleConfig", "LenetTriangleResult",
+           "lenet_triangle", "lenet_triangle_config"]
 
 @dataclass(frozen=True)
 class LenetTriangleConfig:
@@ -44,12 +34,12 @@ class LenetTriangleConfig:
     on the same training subset (the paper gives a curve a minimum's budget and the triangle's
     centre more epochs; how many is not given)."""
 
-    dataset: str = "fashion-mnist"
-    scale: str = "cpu"
-    seed: int = 0
-    resolution: int = 12
-    curve: CurveConfig = field(default_factory=CurveConfig)
-    triangle: TriangleConfig = field(default_factory=TriangleConfig)
+    dataset: str
+    scale: str
+    seed: int
+    resolution: int
+    curve: CurveConfig
+    triangle: TriangleConfig
 
     def describe(self) -> str:
         """What runs at this scale (minima, curves, triangle, evaluation grid)."""
@@ -68,10 +58,9 @@ class LenetTriangleConfig:
 
 def lenet_triangle_config(scale: str = "cpu", seed: int = 0,
                           dataset: str = "fashion-mnist") -> LenetTriangleConfig:
-    """Part B's configuration at ``scale``."""
-    if scale not in _LENET_SCALES:
-        raise ValueError(f"scale must be one of {sorted(_LENET_SCALES)}, got {scale!r}")
-    s = _LENET_SCALES[scale]
+    """Part B's configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["lenet_triangle"]``;
+    the minima follow the ``"lenet"`` training preset)."""
+    s = scales.settings("lenet_triangle", scale)
     common = dict(lr=0.01, momentum=0.9, weight_decay=0.0, batch_size=128)
     return LenetTriangleConfig(dataset=dataset, scale=scale, seed=seed, resolution=s["resolution"],
                                curve=CurveConfig(epochs=s["epochs"], **common),
@@ -139,25 +128,6 @@ class LenetTriangleResult:
                      f"{b - self.vertex_loss.max():.4f} above the highest minimum")
         return "\n".join(lines)
 
-    def to_state(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["barcode"] = _bc_json(d["barcode"])
-        d["curve_max"] = _pairs_list(d["curve_max"])
-        for k in ("train_loss", "train_acc", "test_loss", "test_acc", "converged", "lam", "loss", "acc",
-                  "side_max"):
-            d[k] = torch.from_numpy(np.asarray(d[k]))
-        return d
-
-    @classmethod
-    def from_state(cls, s: dict) -> LenetTriangleResult:
-        s = dict(s)
-        for k in ("train_loss", "train_acc", "test_loss", "test_acc", "converged", "lam", "loss", "acc",
-                  "side_max"):
-            s[k] = s[k].numpy()
-        s["barcode"] = _bc_from(s["barcode"])
-        s["curve_max"] = _pairs_dict(s["curve_max"])
-        return cls(**s)
-
 
 def _lenet_compute(cfg: LenetTriangleConfig, device: str, progress: bool) -> LenetTriangleResult:
     t0 = time.perf_counter()
@@ -196,4 +166,55 @@ def lenet_triangle(cfg: LenetTriangleConfig, *, device: str = "auto",
     """Part B: three LeNet minima, curves, the triangle with trainable centre, its loss on a
     barycentric grid and its index-1 bar (cached)."""
     return cached("app_i_lenet_triangle", cfg, lambda: _lenet_compute(cfg, device, progress),
-                  version="1", codec=LenetTriangleResult)
+                  version="2")
+
+
+@dataclass
+class IndexOneResult:
+    """App. I's chapter: Part A (``toy``, the exact 2D check) and Part B (``lenet``, Fig. 16)."""
+
+    toy: ToyTriangleResult
+    lenet: LenetTriangleResult
+
+    def verdict(self, tol_percent: float = 1.0) -> dict:
+        """App. I's verdict for ``run.finish``. Part A passes when the complex's nearest index-1
+        bar and the bottleneck distance to the exact index-1 barcode are within ``tol_percent`` of
+        the function's range and the complex's index-0 barcode is the minima barcode of its edges.
+        Part B passes when the LeNet triangle's index-1 bar is short
+        (:meth:`LenetTriangleResult.is_short`). Reproduced needs both and converged minima; partly
+        needs one."""
+        toy, net = self.toy, self.lenet
+        diff, bottleneck = toy.index1_diff(), toy.bottleneck()
+        exact_len = 100 * float(toy.grid[1].deaths[0] - toy.grid[1].births[0]) / toy.value_range
+        extra = toy.extra_bars()
+        part_a = diff <= tol_percent and bottleneck <= tol_percent and toy.index0_equals_minima_barcode()
+        b, d = net.bar
+        part_b = net.is_short()
+        status = ("reproduced" if part_a and part_b and net.converged.all()
+                  else "partly reproduced" if part_a or part_b else "not reproduced")
+        grid = toy.config["grid"]
+        return verdict(
+            status=status,
+            dataset=f"Part A: analytic 2D function (gaussian_wells), {grid}x{grid} grid "
+                    f"reference; Part B: {net.data}",
+            runs=f"1 run each: Part A {len(toy.minima)} minima, {len(toy.curve_max)} curves, "
+                 f"{len(toy.triangles)} triangles; Part B 3 minima, 3 curves, 1 triangle",
+            finding=f"2D: nearest index-1 bar within {diff:.3f}% of the range of the exact one, "
+                    f"bottleneck {bottleneck:.3f}% (the exact bar is only {exact_len:.3f}% long; "
+                    f"{len(extra)} other short bar(s)); LeNet triangle's index-1 bar [{b:.3f}, "
+                    f"{d:.3f}] ({'short' if part_b else 'not short'}: sides "
+                    f"{b - net.vertex_loss.max():.3f} above the highest minimum; minima "
+                    f"converged: {int(net.converged.sum())}/3)",
+            paper="optimised triangles give a short index-1 bar for LeNet on Fashion-MNIST (Fig. 16)",
+            ours=f"2D check: nearest bar {diff:.3f}%, bottleneck {bottleneck:.3f}% of the range "
+                 f"(exact bar {exact_len:.3f}% long); LeNet bar [{b:.4f}, {d:.4f}], "
+                 f"{'short' if part_b else 'not short'}; minima converged "
+                 f"{int(net.converged.sum())}/3",
+            numbers={"part_a_index1_diff_percent_of_range": diff,
+                     "part_a_bottleneck_percent_of_range": bottleneck,
+                     "part_a_exact_bar_percent_of_range": exact_len,
+                     "part_a_extra_bars": len(extra), "part_b_bar_birth": b, "part_b_bar_death": d,
+                     "part_b_train_loss": net.train_loss, "part_b_train_acc": net.train_acc,
+                     "part_b_test_loss": net.test_loss, "part_b_test_acc": net.test_acc},
+            compute_s=toy.compute_s + net.compute_s)
+

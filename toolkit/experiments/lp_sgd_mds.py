@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from toolkit import models
+from toolkit import models, scales, seeds
 from toolkit._device import resolve_device
 from toolkit._progress import progress_bar
 from toolkit.cache import cached
@@ -33,19 +33,11 @@ from toolkit.data import load_for
 from toolkit.embed import layer_mds
 from toolkit.objectives import ModuleObjective, flatten_params, unflatten_params
 from toolkit.recipes import RECIPES
+from toolkit.report import verdict
+from toolkit.seeds import child_seed
 from toolkit.train import train
 
 __all__ = ["LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config"]
-
-#: what each scale changes; ``paper`` is the paper's protocol (width 81: see toolkit.models.lp)
-_SCALES = {
-    "smoke": dict(n_train=200, width=4, stages=2, trajectories=2, epochs=1, record_every=1,
-                  line_points=5),
-    "cpu": dict(n_train=1000, width=16, stages=3, trajectories=4, epochs=2, record_every=4,
-                line_points=5),
-    "paper": dict(n_train=None, width=81, stages=12, trajectories=8, epochs=10,
-                  record_every="epoch", line_points=11),
-}
 
 #: the model's conv weights, by the paper's layer numbers (layer 1 is the input)
 _LAYERS = {"layer 2": "net.features.0.weight", "layer 3": "net.features.3.weight",
@@ -59,20 +51,20 @@ class LPSGDMDSConfig:
     training set; ``record_every`` is ``"epoch"`` or a number of SGD steps; ``noise`` multiplies
     each layer's weight standard deviation for the perturbed half of the trajectories."""
 
-    scale: str = "cpu"
-    seed: int = 0
+    scale: str
+    seed: int
+    n_train: int | None
+    width: int
+    stages: int
+    trajectories: int
+    epochs: int
+    record_every: int | str
+    line_points: int
     dataset: str = "cifar10"
-    n_train: int | None = 1000
-    width: int = 16
     activation: str = "relu"
-    stages: int = 3
-    trajectories: int = 4
-    epochs: int = 2
     batch_size: int = 100
     lr: float = 0.01
     noise: float = 0.01
-    record_every: int | str = 4
-    line_points: int = 5
 
     def describe(self) -> str:
         n = "all" if self.n_train is None else f"{self.n_train:,}"
@@ -85,10 +77,11 @@ class LPSGDMDSConfig:
 
 
 def lp_sgd_mds_config(scale: str = "cpu", seed: int = 0, **changes) -> LPSGDMDSConfig:
-    """The configuration at ``scale`` (``smoke``, ``cpu`` or ``paper``), with optional changes."""
-    if scale not in _SCALES:
-        raise ValueError(f"scale must be one of {sorted(_SCALES)}, got {scale!r}")
-    return dataclasses.replace(LPSGDMDSConfig(scale=scale, seed=seed, **_SCALES[scale]), **changes)
+    """The configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["lp_sgd_mds"]``; the
+    paper's protocol fields -- batch 100, LR 0.01, noise 0.01 -- are the same at every scale), with
+    optional changes."""
+    cfg = LPSGDMDSConfig(scale=scale, seed=seed, **scales.settings("lp_sgd_mds", scale))
+    return dataclasses.replace(cfg, **changes)
 
 
 @dataclass
@@ -170,22 +163,41 @@ class LPSGDMDSResult:
                          f"{f[s].max() - f[s].min():8.4f} {b[s].max():+11.4f}")
         return "\n".join(lines)
 
-    def to_state(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for k in ("stage", "traj", "step", "epoch", "loss", "acc", "line_pairs", "line_t", "line_loss"):
-            d[k] = torch.from_numpy(np.ascontiguousarray(d[k]))
-        for k in ("mds", "explained", "mds_last"):
-            d[k] = {n: torch.from_numpy(np.ascontiguousarray(v)) for n, v in d[k].items()}
-        return d
+    def verdict(self, tol: float = 0.05) -> dict:
+        """Fig. 3's verdict for ``run.finish``: the last stage's final losses lie within ``tol``
+        (nats) of each other and no straight line between two final points rises more than
+        ``tol`` above its ends (:meth:`flat_connected`). Reproduced only at paper scale (below it
+        the narrower net is still descending); the stand-in rule applies on top."""
+        cfg = self.config
+        spread = float(self.final_spread()[-1])
+        barrier = float(self.barriers()[-1].max())
+        ok = self.flat_connected(tol)
+        status = ("reproduced" if cfg["scale"] == "paper" else "partly reproduced") if ok \
+            else "not reproduced"
+        why = "" if cfg["scale"] == "paper" else (
+            f" (scale {cfg['scale']!r} trains width {cfg['width']} for "
+            f"{cfg['stages'] * cfg['epochs']} epochs instead of 120: still descending, not at a minimum)")
+        return verdict(
+            status=status, stand_in=self.stand_in_for is not None,
+            dataset=self.data_label + (f" — {self.note}" if self.stand_in_for else ""),
+            runs=f"1 run: {cfg['stages']} stages x {cfg['trajectories']} trajectories x "
+                 f"{cfg['epochs']} epochs",
+            finding=f"last stage: final-loss spread {spread:.4f}, largest straight-line barrier "
+                    f"{barrier:+.4f} (tolerance {tol})",
+            paper="trajectories branch but end in a flat, connected region (pictures only, CIFAR-10)",
+            ours=f"final losses within {spread:.4f} of each other, straight-line barrier "
+                 f"{barrier:+.4f} (tolerance {tol}){why}",
+            numbers={"final_spread_last_stage": spread, "max_barrier_last_stage": barrier,
+                     "final_loss_mean": float(self.final_losses()[-1].mean()),
+                     "max_barrier_all_stages": float(self.barriers().max()),
+                     "explained_layer2": float(self.explained["layer 2"].sum()),
+                     "compute_s": self.compute_s},
+            compute_s=self.compute_s)
 
-    @classmethod
-    def from_state(cls, s: dict) -> LPSGDMDSResult:
-        s = dict(s)
-        for k in ("stage", "traj", "step", "epoch", "loss", "acc", "line_pairs", "line_t", "line_loss"):
-            s[k] = s[k].numpy()
-        for k in ("mds", "explained", "mds_last"):
-            s[k] = {n: v.numpy() for n, v in s[k].items()}
-        return cls(**s)
+    def line_profiles(self, stage: int = -1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{"1 to 2": (t, loss)}``: the straight lines between final points of one stage."""
+        return {f"{i + 1} to {j + 1}": (self.line_t, prof)
+                for (i, j), prof in zip(self.line_pairs.tolist(), self.line_loss[stage])}
 
 
 def _perturb(flat: torch.Tensor, model: torch.nn.Module, noise: float, gen: torch.Generator) -> torch.Tensor:
@@ -205,13 +217,11 @@ def _compute(cfg: LPSGDMDSConfig, device: str, progress: bool) -> LPSGDMDSResult
     ds = load_for(cfg.dataset, "train", cfg.scale).subset(cfg.n_train, seed=0)
     x, y = ds.x, ds.y
     dims = [0, 2, 3]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        net = models.build("lp_dcnn", activation=cfg.activation, width=cfg.width,
-                           in_shape=tuple(x.shape[1:]), num_classes=int(y.max()) + 1)
+    net = models.build_seeded("lp_dcnn", cfg.seed, activation=cfg.activation, width=cfg.width,
+                              in_shape=tuple(x.shape[1:]), num_classes=int(y.max()) + 1)
     model = models.with_input_norm(net, x.mean(dim=dims), x.std(dim=dims).clamp_min(1e-6))
     recipe = RECIPES["lp_sgd"].replace(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)
-    gen = torch.Generator().manual_seed(cfg.seed + 12345)
+    gen = seeds.generator(child_seed(cfg.seed, "perturbation"))
 
     start = flatten_params(model)
     snaps, stage, traj, step = [], [], [], []
@@ -227,7 +237,7 @@ def _compute(cfg: LPSGDMDSConfig, device: str, progress: bool) -> LPSGDMDSResult
         with torch.no_grad():  # copy in: vector_to_parameters would alias `start`, which training then edits
             for p, v in zip(model.parameters(), unflatten_params(model, theta).values(), strict=True):
                 p.copy_(v)
-        res = train(model, (x, y), recipe, seed=cfg.seed * 1000 + s * 100 + j, device=device,
+        res = train(model, (x, y), recipe, seed=child_seed(cfg.seed, "trajectory", s, j), device=device,
                     progress=False, warn=False, record_every=cfg.record_every)
         snaps.append(res.snapshots)
         n = len(res.snapshot_steps)
@@ -280,5 +290,4 @@ def lp_sgd_mds(cfg: LPSGDMDSConfig, *, device: str = "auto", progress: bool = Tr
 
     At ``paper`` scale the real CIFAR-10 is required (``tk.data.load_for`` raises otherwise); below
     it a documented stand-in may replace it, and ``result.stand_in_for``/``result.note`` say so."""
-    return cached("lp_sgd_mds", cfg, lambda: _compute(cfg, device, progress), version="4",
-                  codec=LPSGDMDSResult)
+    return cached("lp_sgd_mds", cfg, lambda: _compute(cfg, device, progress), version="5")

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from toolkit.cache import cached
-from toolkit.experiments.fc_depth import FCDepthConfig, fc_paths
+from toolkit.experiments.fc_depth import FCDepthConfig, fc_minima, fc_paths
 from toolkit.paths import PathEvaluation, PathSet
+from toolkit.report import verdict
 
 __all__ = ["PathCharacteristics", "path_characteristics"]
 
@@ -31,6 +32,7 @@ class PathCharacteristics:
 
     dataset: str
     depth: int
+    data: str
     pathset: PathSet
     evaluation: PathEvaluation
     min_losses: np.ndarray
@@ -56,24 +58,32 @@ class PathCharacteristics:
             ends.append(float(torch.nanmean(t[:, ~m].double())))
         return np.array(mid), np.array(ends)
 
-    def to_state(self) -> dict:
-        return {"dataset": self.dataset, "depth": self.depth, "pathset": self.pathset.to_state(),
-                "evaluation": self.evaluation.to_state(),
-                "min_losses": torch.from_numpy(self.min_losses), "compute_s": self.compute_s}
-
-    @classmethod
-    def from_state(cls, s: dict) -> PathCharacteristics:
-        return cls(dataset=s["dataset"], depth=int(s["depth"]),
-                   pathset=PathSet.from_state(s["pathset"]),
-                   evaluation=PathEvaluation.from_state(s["evaluation"]),
-                   min_losses=s["min_losses"].numpy(), compute_s=float(s["compute_s"]))
+    def verdict(self, reproduced_below: float = 0.25) -> dict:
+        """App. E's verdict for ``run.finish``: the ratio of the last to the first epoch's mean
+        orthogonal gradient norm is below ``reproduced_below`` (reproduced), below 1 (partly:
+        it falls, but not to nearly zero), or not."""
+        normal = self.mean_norm("grad_normal")
+        ratio = float(normal[-1] / normal[0])
+        status = ("reproduced" if ratio < reproduced_below else "partly reproduced" if ratio < 1
+                  else "not reproduced")
+        return verdict(
+            status=status, dataset=self.data,
+            runs=f"1 optimisation of {len(self.pathset)} paths, {len(self.epochs())} epochs",
+            finding=f"mean orthogonal gradient norm fell from {normal[0]:.3g} (first epoch) to "
+                    f"{normal[-1]:.3g} (last), ratio {ratio:.2f}",
+            paper="the orthogonal gradient is nearly zero at the end of training",
+            ours=f"last/first epoch mean orthogonal norm = {ratio:.2f}",
+            numbers={"normal_first": normal[0], "normal_last": normal[-1], "ratio": ratio},
+            compute_s=self.compute_s)
 
 
 def _compute(cfg: FCDepthConfig, dataset: str, depth: int, device: str,
              progress: bool) -> PathCharacteristics:
     t0 = time.perf_counter()
-    ms, ps, ev = fc_paths(cfg, dataset, depth, device=device, progress=progress)
-    return PathCharacteristics(dataset=dataset, depth=depth, pathset=ps, evaluation=ev,
+    ms = fc_minima(cfg, dataset, depth, device=device, progress=progress)
+    ps, ev = fc_paths(cfg, ms, device=device, progress=progress)
+    return PathCharacteristics(dataset=dataset, depth=depth, data=cfg.data_description(),
+                               pathset=ps, evaluation=ev,
                                min_losses=np.asarray(ms.train_loss, dtype=np.float64),
                                compute_s=time.perf_counter() - t0)
 
@@ -83,5 +93,4 @@ def path_characteristics(cfg: FCDepthConfig, dataset: str = "mnist", depth: int 
     """Optimise (or load) the paths of ``(dataset, depth)`` under ``cfg`` with diagnostics."""
     key = dataclasses.replace(cfg, datasets=(dataset,), depths=(int(depth),))
     return cached("path_characteristics", key,
-                  lambda: _compute(cfg, dataset, int(depth), device, progress),
-                  version="1", codec=PathCharacteristics)
+                  lambda: _compute(cfg, dataset, int(depth), device, progress), version="2")

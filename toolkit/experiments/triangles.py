@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from toolkit import landscapes
+from toolkit import landscapes, scales
 from toolkit.cache import cached
 from toolkit.curves import CurveConfig, evaluate_curves, optimize_curves
 from toolkit.experiments.intro import ToyConfig, toy_barcodes, toy_config
@@ -36,33 +36,7 @@ from toolkit.topology import (
 __all__ = ["ToyTriangleConfig", "ToyTriangleResult", "toy_triangles", "toy_triangles_config"]
 
 
-def _bc_json(bcs: dict[int, Barcode]) -> dict[str, dict]:
-    return {str(k): v.to_json() for k, v in bcs.items()}
-
-
-def _bc_from(d: dict) -> dict[int, Barcode]:
-    return {int(k): Barcode.from_json(v) for k, v in d.items()}
-
-
-def _pairs_list(d: dict[tuple[int, ...], float]) -> list[list[float]]:
-    return [[*k, v] for k, v in d.items()]
-
-
-def _pairs_dict(rows: list) -> dict[tuple[int, ...], float]:
-    return {tuple(int(a) for a in r[:-1]): float(r[-1]) for r in rows}
-
-
 # ============================================================================ Part A: 2D, exact
-
-#: what each scale changes for the curves and triangles (the minima, the reference paths and the
-#: exact grid barcode are the introduction's, ``toy_config(scale)``, on a grid of at least 192^2 so
-#: that the ring's short index-1 bar is resolved even at smoke scale)
-_TOY_SCALES = {
-    "smoke": dict(epochs=20, resolution=16, min_grid=192),
-    "cpu": dict(epochs=100, resolution=32, min_grid=192),
-    "paper": dict(epochs=300, resolution=64, min_grid=192),
-}
-
 
 @dataclass(frozen=True)
 class ToyTriangleConfig:
@@ -70,10 +44,10 @@ class ToyTriangleConfig:
     ``steps_per_epoch`` exact-gradient steps (no data); no weight decay (it would pull the nodes
     toward the origin)."""
 
-    toy: ToyConfig = field(default_factory=ToyConfig)
-    resolution: int = 32
-    curve: CurveConfig = field(default_factory=CurveConfig)
-    triangle: TriangleConfig = field(default_factory=TriangleConfig)
+    toy: ToyConfig
+    resolution: int
+    curve: CurveConfig
+    triangle: TriangleConfig
 
     @property
     def scale(self) -> str:
@@ -87,10 +61,9 @@ class ToyTriangleConfig:
 
 def toy_triangles_config(scale: str = "cpu", landscape: str = "gaussian_wells",
                          seed: int = 0) -> ToyTriangleConfig:
-    """Part A's configuration at ``scale`` (``smoke``, ``cpu`` or ``paper``)."""
-    if scale not in _TOY_SCALES:
-        raise ValueError(f"scale must be one of {sorted(_TOY_SCALES)}, got {scale!r}")
-    s = _TOY_SCALES[scale]
+    """Part A's configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["toy_triangles"]``;
+    the minima, reference paths and exact grid are the introduction's, ``toy_config(scale)``)."""
+    s = scales.settings("toy_triangles", scale)
     toy = toy_config(scale, landscape, seed)
     toy = dataclasses.replace(toy, grid=max(toy.grid, s["min_grid"]))
     common = dict(epochs=s["epochs"], steps_per_epoch=10, lr=0.02, weight_decay=0.0,
@@ -206,27 +179,6 @@ class ToyTriangleResult:
         c = self.complex[0]
         return bool(np.allclose(bc.births, c.births) and np.allclose(bc.deaths, c.deaths))
 
-    def to_state(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for k in ("complex", "grid"):
-            d[k] = _bc_json(d[k])
-        for k in ("curve_max", "path_max"):
-            d[k] = _pairs_list(d[k])
-        for k in ("minima", "min_losses", "triangles", "side_max", "max_loss", "grid_values"):
-            d[k] = torch.from_numpy(np.asarray(d[k]))
-        d["domain"] = list(self.domain)
-        return d
-
-    @classmethod
-    def from_state(cls, s: dict) -> ToyTriangleResult:
-        return cls(config=s["config"], domain=tuple(s["domain"]), minima=s["minima"].numpy(),
-                   min_losses=s["min_losses"].numpy(), curve_max=_pairs_dict(s["curve_max"]),
-                   path_max=_pairs_dict(s["path_max"]), triangles=s["triangles"].numpy(),
-                   side_max=s["side_max"].numpy(), max_loss=s["max_loss"].numpy(),
-                   complex=_bc_from(s["complex"]),
-                   grid=_bc_from(s["grid"]), grid_values=s["grid_values"].numpy(),
-                   compute_s=float(s["compute_s"]))
-
 
 def _toy_compute(cfg: ToyTriangleConfig, device: str, progress: bool) -> ToyTriangleResult:
     t0 = time.perf_counter()
@@ -259,4 +211,4 @@ def toy_triangles(cfg: ToyTriangleConfig, *, device: str = "auto",
     """Part A: minima, curves, triangles and paths of a 2D landscape; the complexes' barcodes and
     the exact grid barcodes (cached)."""
     return cached("app_i_toy_triangles", cfg, lambda: _toy_compute(cfg, device, progress),
-                  version="2", codec=ToyTriangleResult)
+                  version="3")

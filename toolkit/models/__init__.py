@@ -1,7 +1,7 @@
 """Model zoo of both papers, behind one registry.
 
 ``build(arch, **kw)`` returns a freshly initialised ``nn.Module`` (initialised from torch's global
-RNG: seed it, or use :func:`toolkit.minima`, which does). Every model maps a float batch
+RNG); ``build_seeded(arch, seed, **kw)`` seeds that construction alone (``tk.minima`` uses it). Every model maps a float batch
 ``[B, C, H, W]`` to logits ``[B, num_classes]``.
 
 =============  ===========================================  =========================  ===========
@@ -47,6 +47,7 @@ __all__ = [
     "accepts",
     "available",
     "build",
+    "build_seeded",
     "param_count",
     "register",
     "with_input_norm",
@@ -99,6 +100,14 @@ def build(arch: str, **kw) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"factory for {arch!r} returned {type(model).__name__}, not an nn.Module")
     return model
+
+
+def build_seeded(arch: str, seed: int, **kw) -> nn.Module:
+    """:func:`build` with torch's global generator seeded by ``seed`` for this construction only
+    (the caller's global random stream is left untouched): the same seed gives the same weights."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return build(arch, **kw)
 
 
 def accepts(arch: str, keyword: str) -> bool:

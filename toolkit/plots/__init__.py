@@ -8,9 +8,10 @@ from toolkit.plots.barcodes import plot_barcode, plot_diagram, plot_disconnectiv
 # --- landscapes and paths in 2D (toolkit.plots.landscape) ---
 from toolkit.plots.landscape import plot_landscape
 # --- training and path diagnostics (toolkit.plots.diagnostics) ---
-from toolkit.plots.diagnostics import plot_gradient_norms, plot_path_profiles
-# --- figure-notebook plots (toolkit.plots.experiments) ---
-from toolkit.plots.experiments import plot_bar_ends
+from toolkit.plots.diagnostics import (plot_gradient_norms, plot_gradient_trends,
+                                       plot_path_profiles, plot_profiles)
+# --- bar ends per group: depth, width, minima type (toolkit.plots.bar_ends) ---
+from toolkit.plots.bar_ends import plot_bar_ends
 # --- trajectories in an MDS embedding (toolkit.plots.embedding) ---
 from toolkit.plots.embedding import plot_embedded_trajectories, plot_trajectory_losses
 # --- optimised triangles (toolkit.plots.simplices) ---

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from toolkit.topology import Barcode, minima_barcode
+from toolkit.topology import Barcode
 
 
 @dataclass(frozen=True)
@@ -190,8 +190,7 @@ def _merge_tree(barcode: Barcode) -> tuple[list[list[int]], np.ndarray, list[int
 
 
 def plot_disconnectivity(
-    barcode: Barcode | Sequence[float] | np.ndarray,
-    saddles: Mapping[tuple[int, int], float] | np.ndarray | None = None,
+    barcode: Barcode,
     *,
     labels: Sequence | None = None,
     groups: Sequence | None = None,
@@ -201,9 +200,7 @@ def plot_disconnectivity(
     """Disconnectivity graph: the merge tree of the minima (which minima join at which loss).
 
     Args:
-        barcode: a minima ``Barcode`` (from ``minima_barcode`` or ``simplex_barcode(...)[0]``),
-            or the minima's losses ``(N,)`` together with ``saddles``.
-        saddles: path maxima, as for ``minima_barcode`` (only with losses).
+        barcode: a minima ``Barcode`` (from ``minima_barcode`` or ``simplex_barcode(...)[0]``).
         labels: one tick label per bar (default: the minimum's index; no ticks past 40 minima).
         groups: one group label per bar, colouring the minima's markers.
         ax, title: as ``plot_barcode``.
@@ -213,9 +210,8 @@ def plot_disconnectivity(
     the top of the plot and end in an arrow.
     """
     if not isinstance(barcode, Barcode):
-        if saddles is None:
-            raise ValueError("give saddles= with the minima's losses, or a Barcode")
-        barcode = minima_barcode(barcode, saddles)
+        raise TypeError(f"plot_disconnectivity draws a Barcode (tk.minima_barcode(...)), got "
+                        f"{type(barcode).__name__}")
     children, level, roots = _merge_tree(barcode)
     n = len(barcode)
     lowest = level.copy()  # lowest leaf under each node, to put deeper branches left

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -36,6 +36,43 @@ def plot_path_profiles(evaluation, paths: Sequence[int] | None = None, *, metric
     if len(chosen) <= 12:
         ax.legend(fontsize=8, ncol=2)
     ax.set_title(title or f"{metric} along {len(chosen)} optimised {evaluation.kind}s")
+    return fig
+
+
+def plot_profiles(profiles: Mapping[str, tuple[np.ndarray, np.ndarray]], *, ax=None,
+                  title: str | None = None, xlabel: str = "position along the path",
+                  ylabel: str = "training loss", legend: bool | None = None,
+                  marker: str = "") -> Figure:
+    """One line per entry of ``profiles`` (``{label: (t [M], values [M])}``), e.g. the loss along
+    every path or on straight lines between trained points. The legend is shown for up to 12
+    lines unless ``legend`` says otherwise."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.4, 4))
+    for label, (t, v) in profiles.items():
+        ax.plot(np.asarray(t), np.asarray(v), lw=1.0, marker=marker, ms=3, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if legend if legend is not None else len(profiles) <= 12:
+        ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def plot_gradient_trends(epochs: np.ndarray, middle: np.ndarray, ends: np.ndarray,
+                         normal: np.ndarray) -> Figure:
+    """App. E over training: left, the mean tangent projection ``|<g, τ>|`` in the middle third
+    of the paths (``middle [E]``) and in the outer thirds (``ends [E]``); right, the mean
+    orthogonal gradient norm (``normal [E]``), against ``epochs [E]``."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    axes[0].plot(epochs, middle, "o-", label="middle third of the path")
+    axes[0].plot(epochs, ends, "s-", label="outer thirds")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("mean |<g, tangent>|")
+    axes[0].legend()
+    axes[1].plot(epochs, normal, "o-", color="tab:red")
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel("mean ||orthogonal gradient||")
+    fig.tight_layout()
     return fig
 
 

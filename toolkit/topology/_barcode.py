@@ -142,26 +142,19 @@ class Barcode:
         return "\n".join([head, *lines])
 
     # ---- serialisation -----------------------------------------------------------------------
-    def to_state(self) -> dict:
-        """Plain containers (lists, floats, ints) for ``toolkit.cache``; inverse ``from_state``."""
-        return {
-            "births": self.births.tolist(), "deaths": self.deaths.tolist(),
+    def to_json(self) -> str:
+        """Strict JSON for other tools (infinite deaths written as ``null``); floats round-trip
+        exactly. (The toolkit's cache stores barcodes through its generic codec.)"""
+        return json.dumps({
+            "births": self.births.tolist(),
+            "deaths": [None if np.isinf(d) else float(d) for d in self.deaths],
             "minimum": self.minimum.tolist(),
             "killer": [None if c is None else list(c) for c in self.killer],
             "creator": [None if c is None else list(c) for c in self.creator],
             "flagged": self.flagged.tolist(), "index": self.index, "kind": self.kind,
-        }
-
-    @classmethod
-    def from_state(cls, state: dict) -> Barcode:
-        return cls(**{**state, "deaths": [np.inf if d is None else d for d in state["deaths"]]})
-
-    def to_json(self) -> str:
-        """Strict JSON (infinite deaths written as ``null``); floats round-trip exactly."""
-        state = self.to_state()
-        state["deaths"] = [None if np.isinf(d) else d for d in state["deaths"]]
-        return json.dumps(state)
+        })
 
     @classmethod
     def from_json(cls, text: str) -> Barcode:
-        return cls.from_state(json.loads(text))
+        state = json.loads(text)
+        return cls(**{**state, "deaths": [np.inf if d is None else d for d in state["deaths"]]})

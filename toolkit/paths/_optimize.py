@@ -1,17 +1,5 @@
-"""Batched optimisation of paths between minima (paper §1.2, §3.1, Alg. 1, 3, 4; App. C, E).
-
-``optimize_paths`` moves every interior point of every path by the component of the minibatch
-gradient orthogonal to the path (tangent from its two neighbours), plus the paper's L2 term; all
-``P × K`` interior points are evaluated on the same minibatch in one vectorised call per step.
-``evaluate_paths`` then measures full-training-set loss along a dense resampling of every path
-(optimised points and the straight pieces between them) and gives the saddle estimates a barcode
-needs::
-
-    obj = tk.FunctionObjective(f, dim=2)
-    ps = tk.optimize_paths(obj, minima, config=tk.PathConfig(epochs=100, lr=0.01))
-    ev = tk.evaluate_paths(obj, ps)
-    bc = tk.minima_barcode(min_losses, ev.saddles())
-"""
+"""Private: the configuration and the run of :func:`toolkit.paths.optimize_paths` (the loop
+skeleton of :mod:`toolkit._loop` around the engine of :mod:`toolkit.paths._engine`)."""
 
 from __future__ import annotations
 
@@ -22,20 +10,11 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from toolkit import _loop, seeds
 from toolkit._device import resolve_device
-from toolkit._paths_common import (
-    SCHEDULES,
-    all_pairs,
-    epoch_batches,
-    epoch_generator,
-    fingerprint,
-    load_checkpoint,
-    lr_factor,
-    save_checkpoint,
-    to_cpu,
-    to_device,
-)
-from toolkit._paths_engine import (
+from toolkit.cache import fingerprint, to_cpu, to_device
+from toolkit.objectives import Objective
+from toolkit.paths._engine import (
     PathState,
     Snapshots,
     apply_insertions,
@@ -43,12 +22,10 @@ from toolkit._paths_engine import (
     path_step,
     segment_losses,
 )
-from toolkit._paths_eval import PathEvaluation, evaluate_paths, std_over_runs
-from toolkit._progress import progress_bar
-from toolkit.objectives import Objective
+from toolkit.paths._pairs import check_pairs
+from toolkit.schedules import check_schedule, multiplier
 
-__all__ = ["PathConfig", "PathEvaluation", "PathSet", "evaluate_paths", "optimize_paths",
-           "std_over_runs"]
+__all__ = ["PathConfig", "PathSet", "optimize_paths"]
 
 
 @dataclasses.dataclass
@@ -115,8 +92,7 @@ class PathConfig:
             raise ValueError(f"optimizer={self.optimizer!r}; use 'sgd' or 'adam'")
         if self.insert_criterion not in ("distance", "loss", None):
             raise ValueError(f"insert_criterion={self.insert_criterion!r}; use 'distance', 'loss' or None")
-        if self.lr_schedule not in SCHEDULES:
-            raise ValueError(f"lr_schedule={self.lr_schedule!r}; use one of {SCHEDULES}")
+        check_schedule(self.lr_schedule)
         if self.on_nonfinite not in ("raise", "backoff"):
             raise ValueError(f"on_nonfinite={self.on_nonfinite!r}; use 'raise' or 'backoff'")
         if self.max_points < self.n_points:
@@ -158,31 +134,6 @@ class PathSet:
         """Points of path ``p``: ``Tensor[K_p, D]``."""
         return self.points[p, : int(self.n_points[p])]
 
-    def to_state(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        return to_cpu({**d, "config": _plain(d["config"])})
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> PathSet:
-        return cls(**state)
-
-
-def _plain(d: dict) -> dict:
-    """Config dict with tuples as lists (plain containers for ``weights_only`` loading)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-
-def _check_minima(objective: Objective, minima: Tensor, pairs: Tensor | None) -> Tensor:
-    if minima.dim() != 2 or minima.shape[1] != objective.dim:
-        raise ValueError(f"minima must be Tensor[N, D={objective.dim}], got shape {tuple(minima.shape)}")
-    if not torch.isfinite(minima).all():
-        raise ValueError("minima contain non-finite values")
-    pairs = all_pairs(len(minima)) if pairs is None else torch.as_tensor(pairs, dtype=torch.long).reshape(-1, 2)
-    if len(pairs) == 0:
-        raise ValueError("no pairs of minima to connect (need at least 2 minima)")
-    if pairs.min() < 0 or pairs.max() >= len(minima) or (pairs[:, 0] == pairs[:, 1]).any():
-        raise ValueError(f"pairs must index distinct minima in [0, {len(minima)}), got {pairs.tolist()}")
-    return pairs
 
 
 def _nonfinite_message(st: PathState, pairs: Tensor, step_a: int, step_b: int, lr: float) -> str:
@@ -192,6 +143,82 @@ def _nonfinite_message(st: PathState, pairs: Tensor, step_a: int, step_b: int, l
     return (f"non-finite loss or gradient at path {p} (minima {i}-{j}), point {k} of {st.n[p]} "
             f"({len(bad)} points affected) between steps {step_a} and {step_b} at lr={lr:.3g}; "
             "lower PathConfig.lr or use on_nonfinite='backoff'")
+
+
+class _PathTask(_loop.Task):
+    """One path optimisation inside the loop skeleton (:mod:`toolkit._loop`)."""
+
+    def __init__(self, st: PathState, obj: Objective, cfg: PathConfig, pairs: Tensor, seed: int,
+                 total: int) -> None:
+        self.st, self.obj, self.cfg, self.pairs, self.seed, self.total = st, obj, cfg, pairs, seed, total
+        self.idx = st.interior_index()
+        self.snaps = Snapshots(st, 0) if cfg.on_nonfinite == "backoff" else None
+        self.batches: Any = None
+        self.lr = cfg.lr
+
+    def start_epoch(self, epoch: int, first: int) -> None:
+        it = self.obj.batches(self.cfg.batch_size, seeds.epoch_generator(self.seed, epoch, 0))
+        for _ in range(first):
+            next(it)
+        self.batches = it
+
+    def step(self, step: int) -> None:
+        cfg, st = self.cfg, self.st
+        self.lr = cfg.lr * multiplier(cfg.lr_schedule, step / self.total) * st.lr_scale
+        batch = next(self.batches)
+        if len(self.idx):
+            path_step(st, self.obj, batch, self.idx, lr=self.lr, optimizer=cfg.optimizer,
+                      momentum=cfg.momentum, weight_decay=cfg.weight_decay, betas=cfg.adam_betas,
+                      eps=cfg.adam_eps)
+
+    def check(self, since: int, step: int) -> int | None:
+        if not self.st.nonfinite():  # the one host synchronisation per check
+            return None
+        msg = _nonfinite_message(self.st, self.pairs, since, step, self.lr)
+        if self.snaps is None:
+            raise FloatingPointError(msg)
+        scale = self.st.lr_scale * self.cfg.backoff_factor
+        if scale < self.cfg.min_lr_scale:
+            raise FloatingPointError(f"{msg} (gave up after backing off to lr scale "
+                                     f"{self.st.lr_scale:g} < min_lr_scale={self.cfg.min_lr_scale:g})")
+        events = self.st.events
+        self.st, back = self.snaps.restore()
+        events.append(f"non-finite values between steps {since} and {step}; back to step {back}, "
+                      f"lr scale now {scale:g}")
+        self.st.lr_scale, self.st.events = scale, events
+        self.idx = self.st.interior_index()
+        return back
+
+    def end_epoch(self, epoch: int) -> dict[str, Any]:
+        st, cfg = self.st, self.cfg
+        st.close_epoch(epoch)
+        done = epoch + 1
+        if cfg.insert_criterion is not None and done % cfg.insert_every == 0 and done < cfg.epochs:
+            seg_loss = node_loss = None
+            if cfg.insert_criterion == "loss":
+                it = self.obj.batches(cfg.batch_size, seeds.epoch_generator(self.seed, epoch, 1))
+                bs = [b for _, b in zip(range(cfg.insert_loss_batches), it)]
+                node_loss, seg_loss = segment_losses(st, self.obj, bs)
+            segs = choose_insertions(st, cfg.insert_criterion, distance_ratio=cfg.insert_distance_ratio,
+                                     loss_tol=cfg.insert_loss_tol, max_insert=cfg.insert_max,
+                                     max_points=cfg.max_points, seg_loss=seg_loss,
+                                     node_loss=node_loss)
+            apply_insertions(st, segs, done)
+            self.idx = st.interior_index()
+        return {"loss": f"{float(st.diag['loss'][-1].nan_to_num(0).amax()):.4g}", "points": max(st.n)}
+
+    def checked(self, step: int) -> None:
+        if self.snaps is not None:
+            self.snaps.push(self.st, step)
+
+    def state(self) -> PathState:
+        return self.st
+
+    def load(self, state: PathState, step: int) -> None:
+        self.st = to_device(state, self.st.pts.device)
+        self.idx = self.st.interior_index()
+        if self.snaps is not None:
+            self.snaps = Snapshots(self.st, step)
 
 
 def optimize_paths(objective: Objective, minima: Tensor, pairs: Tensor | list | None = None,
@@ -217,83 +244,19 @@ def optimize_paths(objective: Objective, minima: Tensor, pairs: Tensor | list | 
     cfg = config or PathConfig()
     cfg.validate()
     dev = resolve_device(device)
-    pairs = _check_minima(objective, minima, pairs)
+    pairs = check_pairs(objective, minima, pairs)
     obj = objective.to(dev)
     minima = minima.detach().to(dev)
     spe = cfg.steps_per_epoch or obj.steps_per_epoch(cfg.batch_size)
     total = cfg.epochs * spe
     fp = fingerprint("paths", config=dataclasses.asdict(cfg), minima=minima, pairs=pairs, seed=seed,
                      steps_per_epoch=spe)
-    st, step = PathState.straight(minima, pairs.to(dev), cfg.n_points, cfg.optimizer), 0
-    if resume and checkpoint is not None:
-        saved = load_checkpoint(checkpoint, fp)
-        if saved is not None:
-            st, step = PathState.from_state(to_device(saved["state"], dev)), int(saved["step"])
-    idx = st.interior_index()
-    snaps = Snapshots(st, step) if cfg.on_nonfinite == "backoff" else None
-    last_check = step
-    bar = progress_bar(total=total, initial=step, enabled=progress, desc=f"paths ({len(pairs)})",
-               unit="step", leave=False)
-    batches = None
-    try:
-        while step < total:
-            epoch, i = divmod(step, spe)
-            if batches is None:
-                batches = epoch_batches(obj, cfg.batch_size, seed, epoch, i)
-            batch = next(batches)
-            lr = cfg.lr * lr_factor(cfg.lr_schedule, step / total) * st.lr_scale
-            if len(idx):
-                path_step(st, obj, batch, idx, lr=lr, optimizer=cfg.optimizer, momentum=cfg.momentum,
-                          weight_decay=cfg.weight_decay, betas=cfg.adam_betas, eps=cfg.adam_eps)
-            step += 1
-            bar.update(1)
-            end_of_epoch = step % spe == 0
-            if end_of_epoch or step - last_check >= cfg.check_every:
-                if st.nonfinite():  # the one host synchronisation per check
-                    if snaps is None:
-                        raise FloatingPointError(_nonfinite_message(st, pairs, last_check, step, lr))
-                    scale, events = st.lr_scale * cfg.backoff_factor, st.events
-                    if scale < cfg.min_lr_scale:
-                        raise FloatingPointError(_nonfinite_message(st, pairs, last_check, step, lr)
-                                                 + f" (after backing off to lr scale {st.lr_scale:g})")
-                    st, back = snaps.restore()
-                    events.append(f"non-finite values between steps {last_check} and {step}; "
-                                  f"back to step {back}, lr scale now {scale:g}")
-                    st.lr_scale, st.events, step = scale, events, back
-                    idx, batches, last_check = st.interior_index(), None, step
-                    bar.reset(total)
-                    bar.update(step)
-                    continue
-                last_check = step
-            if end_of_epoch:
-                batches = None
-                _end_epoch(st, obj, cfg, epoch, seed)
-                idx = st.interior_index()
-                bar.set_postfix(loss=f"{float(st.diag['loss'][-1].nan_to_num(0).amax()):.4g}",
-                                points=max(st.n))
-            if snaps is not None and last_check == step:
-                snaps.push(st, step)
-            if checkpoint is not None and (step % cfg.checkpoint_every == 0 or step == total):
-                save_checkpoint(checkpoint, {"fingerprint": fp, "step": step, "state": to_cpu(st.to_state())})
-    finally:
-        bar.close()
+    st = PathState.straight(minima, pairs.to(dev), cfg.n_points, cfg.optimizer)
+    task = _PathTask(st, obj, cfg, pairs, seed, total)
+    steps = _loop.run(task, epochs=cfg.epochs, steps_per_epoch=spe, fingerprint=fp,
+                      checkpoint=checkpoint, resume=resume, checkpoint_every=cfg.checkpoint_every,
+                      check_every=cfg.check_every, progress=progress, desc=f"paths ({len(pairs)})")
+    st = task.st
     return PathSet(points=st.pts.detach().cpu(), n_points=torch.tensor(st.n), pairs=pairs.cpu(),
-                   config=_plain(dataclasses.asdict(cfg)), diagnostics=to_cpu(st.diag),
-                   insertions=st.insertions, events=st.events, steps=step)
-
-
-def _end_epoch(st: PathState, obj: Objective, cfg: PathConfig, epoch: int, seed: int) -> None:
-    """Record the epoch's diagnostics, then run Alg. 4 when due."""
-    st.close_epoch(epoch)
-    done = epoch + 1
-    if cfg.insert_criterion is None or done % cfg.insert_every or done >= cfg.epochs:
-        return
-    seg_loss = node_loss = None
-    if cfg.insert_criterion == "loss":
-        it = obj.batches(cfg.batch_size, epoch_generator(seed, epoch, 1))
-        bs = [b for _, b in zip(range(cfg.insert_loss_batches), it)]
-        node_loss, seg_loss = segment_losses(st, obj, bs)
-    segs = choose_insertions(st, cfg.insert_criterion, distance_ratio=cfg.insert_distance_ratio,
-                             loss_tol=cfg.insert_loss_tol, max_insert=cfg.insert_max,
-                             max_points=cfg.max_points, seg_loss=seg_loss, node_loss=node_loss)
-    apply_insertions(st, segs, done)
+                   config=dataclasses.asdict(cfg), diagnostics=to_cpu(st.diag),
+                   insertions=st.insertions, events=st.events, steps=steps)

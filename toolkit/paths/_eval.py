@@ -11,8 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from toolkit import seeds
 from toolkit._device import resolve_device
-from toolkit._paths_common import to_cpu
 from toolkit._progress import progress_bar
 
 
@@ -65,13 +65,6 @@ class PathEvaluation:
             out[i], out[j] = a, b
         return out
 
-    def to_state(self) -> dict[str, Any]:
-        return to_cpu(dataclasses.asdict(self))
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> PathEvaluation:
-        return cls(**state)
-
 
 def std_over_runs(evaluations: Sequence[PathEvaluation]) -> Tensor:
     """Standard deviation of ``max_loss`` across repeated runs (same pairs, other seeds), ``Tensor[P]``
@@ -107,7 +100,7 @@ def evaluate_dense(objective: Any, groups: list[tuple[Tensor, Tensor, Tensor]], 
     """Evaluate per-path point sets ``[(points: Tensor[T_p, D], t: Tensor[T_p], node_t), ...]``."""
     dev = resolve_device(device)
     obj = objective.to(dev)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = seeds.generator(seed)
     losses, accs, boots = [], [], []
     w = None
     # several paths per evaluate() call amortise the BN statistics pass; bounded memory

@@ -1,4 +1,4 @@
-"""Plots shared by the figure notebooks: bar ends per group (depth, width, minima type)."""
+"""Bar ends per group (depth, width, minima type): where the minima and their saddles lie."""
 
 from __future__ import annotations
 

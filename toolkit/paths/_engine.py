@@ -81,17 +81,6 @@ class PathState:
                          lr_scale=self.lr_scale, diag={k: list(v) for k, v in self.diag.items()},
                          insertions=[list(i) for i in self.insertions], events=list(self.events))
 
-    def to_state(self) -> dict[str, Any]:
-        return {"pts": self.pts, "n": list(self.n), "opt": self.opt, "acc": self.acc, "bad": self.bad,
-                "lr_scale": self.lr_scale, "diag": self.diag, "insertions": self.insertions,
-                "events": self.events}
-
-    @classmethod
-    def from_state(cls, s: dict[str, Any]) -> PathState:
-        return cls(pts=s["pts"], n=list(s["n"]), opt=dict(s["opt"]), acc=dict(s["acc"]), bad=s["bad"],
-                   lr_scale=float(s["lr_scale"]), diag={k: list(v) for k, v in s["diag"].items()},
-                   insertions=[list(i) for i in s["insertions"]], events=list(s["events"]))
-
     # ------------------------------------------------------------------ epoch bookkeeping
 
     def close_epoch(self, epoch: int) -> None:
