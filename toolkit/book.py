@@ -288,13 +288,15 @@ def _row_cells(row: FigureRow, rec: RunRecord | None, exists: bool, in_toc: bool
         label = f"{{doc}}`{row.label.replace('<', '&lt;')} <executed/{row.notebook}>`"
     if row.also:
         label += f' <span class="also">{_md(row.also)}</span>'
-    paper = _md((rec.paper if rec and rec.paper else row.paper) or "")
+    paper_text = (rec.paper if rec and rec.paper else row.paper) or ""
+    paper = _with_title(_short(paper_text, 80), paper_text)
     if not exists:
         return [label, _md(row.claim), _status_badge(NOT_WRITTEN), paper, "", "", ""]
     if rec is None:
         return [label, _md(row.claim), _status_badge(NOT_RUN), paper, "", "", ""]
     word = STATUS_WORDS.get(rec.status, rec.status)
-    ours = _md(rec.ours) if rec.ours else _with_title(_short(rec.finding, 70), rec.finding)
+    ours_text = rec.ours or rec.finding  # records from before the headline numbers: the finding
+    ours = _with_title(_short(ours_text, 80), ours_text)
     data = f"`{rec.scale}` · " + _with_title(_short_data(rec.dataset), rec.dataset)
     wall = _duration(rec.wall_time_s)
     if rec.compute_s is not None and rec.compute_s > rec.wall_time_s:  # results from the cache
