@@ -80,11 +80,12 @@ def _page_file(html: Path, doc: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reader(smoke_book):
+def reader(request):
     """Every page of the smoke book as Chromium shows it: {doc: probe result + messages}."""
     if CHROMIUM is None:
         pytest.fail("REQUIRE_CHROMIUM is set but there is no chromium on PATH and no $CHROMIUM")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    smoke_book = request.getfixturevalue("smoke_book")  # only once a browser is there to use it
     assert smoke_book.build.returncode == 0, smoke_book.build.stderr[-2000:]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
