@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from toolkit import seeds
+
 __all__ = [
     "FunctionObjective",
     "ModuleObjective",
@@ -73,6 +75,11 @@ class Objective:
     def to(self, device: torch.device) -> Objective:
         """This objective with its data and model on ``device`` (may return ``self``)."""
         raise NotImplementedError
+
+    def subset(self, n: int | None, seed: int = 0) -> Objective:
+        """The same loss on a fixed subset of at most ``n`` training samples (``self`` when there
+        is no data or ``n`` is None); used to track path maxima cheaply during optimisation."""
+        return self
 
     @property
     def device(self) -> torch.device:
@@ -262,6 +269,15 @@ class ModuleObjective(Objective):
         new._other_buffers = {n: b for n, b in new._train_model.named_buffers()}
         new._eval_other = {n: b for n, b in new._eval_model.named_buffers()
                            if not _is_bn(self._owner(new._eval_model, n))}
+        return new
+
+    def subset(self, n: int | None, seed: int = 0) -> ModuleObjective:
+        """This objective on the first ``n`` samples of a seeded permutation of the data."""
+        if n is None or n >= len(self.x):
+            return self
+        idx = torch.randperm(len(self.x), generator=seeds.generator(seed))[:n].to(self.x.device)
+        new = copy.copy(self)
+        new.x, new.y = self.x[idx], self.y[idx]
         return new
 
     def steps_per_epoch(self, batch_size: int) -> int:

@@ -51,9 +51,9 @@ def toy_config(scale: str = "cpu", landscape: str = "gaussian_wells", seed: int 
     s = scales.settings("intro", scale)
     landscape = as_choice(landscape, "landscape", tuple(landscapes.LANDSCAPES))
     seed = as_int(seed, "seed")
-    path = PathConfig(n_points=19, epochs=s["epochs"], steps_per_epoch=s["steps_per_epoch"],
-                      lr=0.02, momentum=0.9, weight_decay=0.0, lr_schedule="garipov",
-                      insert_every=max(1, s["epochs"] // 4), insert_criterion="distance")
+    # the engine's defaults (19 points, SGD with momentum 0.9 and lr 0.05, resampling, distance
+    # insertion, convergence test); no L2 term: on a 2D function it would pull paths to the origin
+    path = PathConfig(epochs=s["epochs"], steps_per_epoch=s["steps_per_epoch"], weight_decay=0.0)
     return ToyConfig(landscape=landscape, scale=scale, seed=seed, grid=s["grid"],
                      starts_per_side=s["starts_per_side"], descent_steps=s["descent_steps"],
                      resolution=s["resolution"], path=path)
