@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,7 +138,16 @@ def test_minimum_of_another_configuration_is_not_served(one_thread):
     assert not torch.equal(c.flat, a.flat)
 
 
-@pytest.mark.parametrize("payload", ["foreign dict", "list", "truncated", "bad class", "old format"])
+@dataclasses.dataclass
+class _Checked:
+    n: int
+
+    def __post_init__(self):
+        assert self.n >= 0, "n must not be negative"
+
+
+@pytest.mark.parametrize("payload", ["foreign dict", "list", "truncated", "bad class", "old format",
+                                     "invalid fields"])
 def test_unreadable_or_foreign_cache_file_is_recomputed_with_a_warning(payload):
     """A foreign object in a cache file raised a KeyError; now every unreadable entry is
     recomputed with a warning (and overwritten with a good one)."""
@@ -154,8 +164,11 @@ def test_unreadable_or_foreign_cache_file_is_recomputed_with_a_warning(payload):
     elif payload == "bad class":
         torch.save({"format": cache._FORMAT, "config": canonical,
                     "result": {"__dataclass__": "nowhere:Thing", "fields": {}}}, path)
-    else:
+    elif payload == "old format":
         torch.save({"format": 1, "config": canonical, "result": {"v": 0}}, path)
+    else:  # a stored dataclass whose own validation rejects the stored fields
+        torch.save({"format": cache._FORMAT, "config": canonical,
+                    "result": {"__dataclass__": f"{__name__}:_Checked", "fields": {"n": -1}}}, path)
     with pytest.warns(UserWarning, match="recomputing"):
         assert cache.cached("unit", _Cfg(), lambda: {"v": 3})["v"] == 3
     assert cache.cached("unit", _Cfg(), lambda: pytest.fail("recomputed again"))["v"] == 3
@@ -364,7 +377,7 @@ def test_book_execute_marks_only_the_books_chapters(monkeypatch, tmp_path):
 
     def fake(src, out, **kw):
         seen.append(os.environ.get(report.BOOK_CHAPTER_ENV))
-        open(out, "w").close()  # noqa: SIM115
+        Path(out).write_bytes(Path(src).read_bytes())  # "executed": the source itself
 
     monkeypatch.setattr(papermill, "execute_notebook", fake)
     monkeypatch.delenv(report.BOOK_CHAPTER_ENV, raising=False)
@@ -376,6 +389,7 @@ def test_book_execute_marks_only_the_books_chapters(monkeypatch, tmp_path):
         book.execute(src, chapter)
     finally:
         chapter.unlink(missing_ok=True)
+        chapter.with_suffix(".failed.ipynb").unlink(missing_ok=True)
         if not existed:
             chapter.parent.rmdir()
     assert seen == [None, "zz_reliability_probe"]
