@@ -3,6 +3,9 @@
 - ``execute SRC DST [-p name value ...]``: run a source notebook with papermill into an executed
   copy (written only when the run succeeds; a failed run is kept as ``DST.failed.ipynb``). The
   copy names no folder of the machine that ran it and opens with a note on how to re-run it.
+  Values are read as Python literals (``-p depths "[2, 4]"``, ``-p seed 1``; other text stays
+  text). Only a chapter executed into ``book/executed/`` writes its record to ``results/`` (see
+  :func:`toolkit.report.record_dir`).
 - ``table [--book book]``: the reproduction table (rows from ``book/figures.yml``, results from
   ``results/``) and the API list, into ``book/_generated/``.
 - ``build [--book book] [--out DIR]``: ``table``, then jupyter-book (warnings are errors), then
@@ -25,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.cache import REPO_ROOT, atomic_write_text
-from toolkit.report import RunRecord, load_records, results_dir
+from toolkit.params import parse_cli_value
+from toolkit.report import BOOK_CHAPTER_ENV, RunRecord, load_records, results_dir
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 BOOK = REPO_ROOT / "book"
@@ -142,8 +146,12 @@ def execute(src: Path, dst: Path, parameters: dict | None = None) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=".ipynb")
     os.close(fd)
-    env_before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # progress bars are for terminals, not book pages
+    env = {"TQDM_DISABLE": "1"}  # progress bars are for terminals, not book pages
+    # reliability (issue 14): only the book's own chapters write the results/ the table reads
+    if dst.resolve().parent == (BOOK / "executed").resolve():
+        env[BOOK_CHAPTER_ENV] = dst.stem
+    env_before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         pm.execute_notebook(str(src), tmp, parameters=parameters, cwd=str(src.parent),
                             kernel_name="python3", progress_bar=False, log_output=False)
@@ -153,10 +161,11 @@ def execute(src: Path, dst: Path, parameters: dict | None = None) -> None:
         os.replace(tmp, dst.with_suffix(".failed.ipynb"))
         raise
     finally:
-        if env_before is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = env_before
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     os.replace(tmp, dst)
 
 
@@ -484,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     ck.add_argument("html_dir", type=Path)
     args = ap.parse_args(argv)
     if args.cmd == "execute":
-        execute(args.src, args.dst, {k: v for k, v in args.p})
+        execute(args.src, args.dst, {k: parse_cli_value(v) for k, v in args.p})
         return 0
     if args.cmd in ("table", "build"):
         for path, changed in write_generated(args.book).items():
