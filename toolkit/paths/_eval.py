@@ -70,11 +70,15 @@ class PathEvaluation:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def saddles(self) -> dict[tuple[int, int], float]:
+    def saddles(self, exclude: tuple[str, ...] = ()) -> dict[tuple[int, int], float]:
         """``{(i, j): max_loss}`` with ``i < j``; with several paths per pair, the lowest maximum
-        (the best path found). Ready for ``tk.minima_barcode(min_losses, saddles)``."""
+        (the best path found). Ready for ``tk.minima_barcode(min_losses, saddles)``. ``exclude``
+        leaves out paths of those statuses, e.g. ``("pruned",)``: a pruned path cannot lower a bar
+        by more than the pruning tolerance, and without it every bar ends on a converged path."""
         out: dict[tuple[int, int], float] = {}
-        for (i, j), m in zip(self.pairs.tolist(), self.max_loss.tolist()):
+        for (i, j), m, s in zip(self.pairs.tolist(), self.max_loss.tolist(), self.status):
+            if s in exclude:
+                continue
             key = (min(i, j), max(i, j))
             out[key] = min(out.get(key, float("inf")), m)
         return out
