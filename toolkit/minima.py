@@ -38,7 +38,7 @@ from toolkit.train import train
 __all__ = ["MinimaSet", "minima"]
 
 # bump when a change to models/train/minima changes what a cached minimum means
-_VERSION = "2"
+_VERSION = "3"
 
 
 @dataclass
@@ -51,7 +51,8 @@ class MinimaSet:
     normalisation) to ``[n, *shape]``, or is None when the model has none. Per-minimum metrics are
     arrays ``[n]``: mean cross-entropy ``train_loss``/``test_loss``, accuracies in [0, 1],
     full-batch ``grad_norm``, ``wall_time`` in seconds, ``converged`` flags (criterion in
-    :mod:`toolkit.train`). ``dataset`` is the data set actually used; ``stand_in_note`` says why
+    :mod:`toolkit.train`), ``epochs`` trained (fewer than the recipe's when it trains until
+    converged). ``dataset`` is the data set actually used; ``stand_in_note`` says why
     when it stands in for the requested one. ``train_data``/``test_data`` are the data sets the
     minima were trained and tested on (after the scale's subsetting): build the loss landscape
     from these, e.g. ``tk.ModuleObjective(ms.model, ms.train_data.x, ms.train_data.y)``.
@@ -67,6 +68,7 @@ class MinimaSet:
     grad_norm: np.ndarray
     wall_time: np.ndarray
     converged: np.ndarray
+    epochs: np.ndarray
     seeds: list[int]
     config: dict[str, Any]
     dataset: str
@@ -110,11 +112,11 @@ class MinimaSet:
         if self.stand_in_note:
             lines.append(f"STAND-IN: {self.stand_in_note}")
         lines.append(f"{'i':>3} {'seed':>6} {'train loss':>11} {'train acc':>9} {'test loss':>10} "
-                     f"{'test acc':>9} {'|grad|':>9} {'time s':>8}  converged")
+                     f"{'test acc':>9} {'|grad|':>9} {'epochs':>6} {'time s':>8}  converged")
         for i in range(len(self)):
             lines.append(f"{i:>3} {self.seeds[i]:>6} {self.train_loss[i]:>11.4g} "
                          f"{100 * self.train_acc[i]:>8.2f}% {self.test_loss[i]:>10.4g} "
-                         f"{100 * self.test_acc[i]:>8.2f}% {self.grad_norm[i]:>9.3g} "
+                         f"{100 * self.test_acc[i]:>8.2f}% {self.grad_norm[i]:>9.3g} {self.epochs[i]:>6} "
                          f"{self.wall_time[i]:>8.1f}  {'yes' if self.converged[i] else 'NO'}")
         text = "\n".join(lines)
         print(text, file=file)
@@ -220,7 +222,8 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
             return {"state": res.state, "train_loss": res.train_loss, "train_acc": res.train_acc,
                     "test_loss": res.test_loss, "test_acc": res.test_acc,
                     "grad_norm": res.grad_norm, "wall_time": res.wall_time,
-                    "converged": res.converged, "history": res.history}
+                    "converged": res.converged, "history": res.history,
+                    "epochs_run": res.epochs_run, "checks": res.checks}
 
         entry = cache.cached("minima", cfg, compute, version=_VERSION, refresh=refresh)
         with contextlib.suppress(FileNotFoundError):
@@ -252,7 +255,7 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
         model=template, flat=torch.stack(flats), buffers=buffers,
         train_loss=arr("train_loss"), train_acc=arr("train_acc"), test_loss=arr("test_loss"),
         test_acc=arr("test_acc"), grad_norm=arr("grad_norm"), wall_time=arr("wall_time"),
-        converged=arr("converged", bool), seeds=seeds,
+        converged=arr("converged", bool), epochs=arr("epochs_run", int), seeds=seeds,
         config={**base_cfg, "recipe": _recipe_dict(rec), "scale": sc.describe(base), "n": n,
                 "seed": seed},
         dataset=name_used, stand_in_note=note, scale=sc.name,
