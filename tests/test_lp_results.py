@@ -31,7 +31,7 @@ def _retrain_result(preds: dict[str, list[np.ndarray]], ref: np.ndarray, y: np.n
     bases = tuple(preds)
     flat = np.zeros((len(bases), 2, 3))
     return LPRetrainResult(
-        config={"runs": len(next(iter(preds.values()))), "retrain_epochs": 1,
+        config={"scale": "cpu", "runs": len(next(iter(preds.values()))), "retrain_epochs": 1,
                 "small_retrain_epochs": 1}, data=DATA, bases=bases, n_params=3,
         base_train_err={b: 0.0 for b in bases}, base_test_err={b: 0.0 for b in bases},
         ref_train_err=0.0, ref_test_err=0.0, runs=runs, y_test=y, ref_pred=ref, mds={},
@@ -58,7 +58,7 @@ def test_similarity_matrices_and_disagreement_by_hand():
 
 
 def test_bgd_excess_and_stuck_by_hand():
-    cfg = {"noises": (0.25,), "branch_epochs": (0, 2), "epochs": 4}
+    cfg = {"scale": "cpu", "noises": (0.25,), "branch_epochs": (0, 2), "epochs": 4}
     kind = np.array([TRUNK] * 3 + [BRANCH, AVERAGE] * 3 + [BRANCH, AVERAGE] * 2)
     branch = np.array([-1] * 3 + [0] * 6 + [1] * 4)
     noise = np.where(branch < 0, -1, 0)
@@ -85,14 +85,16 @@ def test_bgd_excess_and_stuck_by_hand():
 def test_overparam_rises_count_only_significant_steps_between_overparametrised_widths():
     data = LPData("fashion-mnist", 1000, 10000, None, None, subsets=(100, 1000))
     res = LPOverparamResult(
-        config={"steps": 1}, data=data, n_trains=np.array([100, 1000]), widths=np.array([1, 2, 3]),
+        config={"scale": "cpu", "steps": 1}, data=data, n_trains=np.array([100, 1000]), widths=np.array([1, 2, 3]),
         n_params=np.array([500, 2000, 8000]), train_err=np.zeros((2, 3)),
         test_err=np.array([[0.30, 0.20, 0.25], [0.50, 0.30, 0.31]]), test_loss=np.zeros((2, 3)),
         compute_s=0.0)
     # n=100: 0.20 -> 0.25 is ~8 SE (10,000 images); n=1000: 0.30 -> 0.31 is ~1.5 SE (a tie)
     assert res.increases() == [(100, 2, 3, pytest.approx(0.05))]
     v = res.verdict()
-    assert v["status"] == "partly reproduced" and not v["stand_in"]
+    assert v["status"] == "partly reproduced" and not v["stand_in"] and res.n_steps_tested() == 3
+    small = LPOverparamResult(**{**res.__dict__, "n_params": np.array([50, 60, 70])})
+    assert small.n_steps_tested() == 0 and small.verdict()["status"] == "illustration"
 
 
 def test_poly_gap_is_a_tie_within_two_standard_errors():
@@ -102,7 +104,7 @@ def test_poly_gap_is_a_tie_within_two_standard_errors():
 
     runs = {"relu": [run("relu", 0, 0.20), run("relu", 1, 0.22)],
             "poly": [run("poly", 0, 0.23), run("poly", 1, 0.25)]}
-    res = LPPolyResult(config={"runs": 2, "epochs": 1}, data=DATA, n_params=1, poly_coef=[0, 1],
+    res = LPPolyResult(config={"scale": "cpu", "runs": 2, "epochs": 1}, data=DATA, n_params=1, poly_coef=[0, 1],
                        runs=runs, compute_s=0.0)
     gap, se = res.gap("test_err")
     assert gap == pytest.approx(0.03)

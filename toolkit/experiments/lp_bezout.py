@@ -37,6 +37,7 @@ import torch
 
 from toolkit import scales, seeds
 from toolkit.cache import cached
+from toolkit.params import as_int
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
 
@@ -58,6 +59,10 @@ class LPBezoutConfig:
     newton_starts: int
     shapes: tuple[tuple[int, int], ...]
     zeros: int
+
+    def __post_init__(self) -> None:
+        for name, least in (("seed", None), ("draws", 1), ("newton_starts", 1), ("zeros", 1)):
+            object.__setattr__(self, name, as_int(getattr(self, name), name, minimum=least))
 
     def describe(self) -> str:
         return (f"scale={self.scale!r}: square case (2 weights, 2 data points) on {self.draws} "
@@ -151,7 +156,7 @@ class LPBezoutResult:
             numbers={"n_complex": self.n_complex.tolist(), "n_real": self.n_real.tolist(),
                      "bezout": self.bezout.tolist(), "n_newton": self.n_newton.tolist(),
                      "compute_s": self.compute_s},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=cfg["scale"], compared=len(self.n_complex) + len(self.loss))
 
 
 def _square_draw(seed: int, starts: int) -> tuple[tuple[int, int], int, int, int]:

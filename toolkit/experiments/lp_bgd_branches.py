@@ -40,6 +40,7 @@ from toolkit.experiments.lp_common import (
     single_thread,
 )
 from toolkit.objectives import flatten_params, unflatten_params
+from toolkit.params import as_int, as_list
 from toolkit.recipes import RECIPES
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
@@ -69,6 +70,10 @@ class LPBGDConfig:
     dataset: str = "cifar10"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "seed", as_int(self.seed, "seed"))
+        object.__setattr__(self, "epochs", as_int(self.epochs, "epochs", minimum=1))
+        object.__setattr__(self, "branch_epochs", as_list(self.branch_epochs, "branch_epochs", int))
+        object.__setattr__(self, "noises", as_list(self.noises, "noises", float))
         if any(not 0 <= e < self.epochs for e in self.branch_epochs):
             raise ValueError(f"branch_epochs {self.branch_epochs} must lie in [0, epochs={self.epochs})")
 
@@ -210,7 +215,8 @@ class LPBGDResult:
             ours=f"{len(stuck)} stuck trajectories; average excess near {near:+.3f}, far {far:+.3f}",
             numbers={"n_stuck": len(stuck), "trunk_final_err": self.final(TRUNK),
                      "excess_near": near, "excess_far": far, "compute_s": self.compute_s},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=cfg["scale"],
+            compared=1 + len(cfg["noises"]) * len(cfg["branch_epochs"]) + 2)
 
 
 def _gd(model, x, y, cfg: LPBGDConfig, start: torch.Tensor, epochs: int, device

@@ -25,6 +25,7 @@ from toolkit._progress import progress_bar
 from toolkit.cache import cached
 from toolkit.experiments.lp_common import LPData, lp_data, lp_model, single_thread
 from toolkit.models import param_count
+from toolkit.params import as_int, as_list
 from toolkit.recipes import RECIPES
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
@@ -46,6 +47,12 @@ class LPOverparamConfig:
     lr: float
     batch_size: int
     dataset: str = "cifar10"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seed", as_int(self.seed, "seed"))
+        object.__setattr__(self, "steps", as_int(self.steps, "steps", minimum=1))
+        object.__setattr__(self, "n_trains", as_list(self.n_trains, "n_trains", int))
+        object.__setattr__(self, "widths", as_list(self.widths, "widths", int))
 
     def epochs_for(self, n: int) -> int:
         """Epochs that give (at least) ``steps`` minibatch steps on ``n`` images."""
@@ -116,6 +123,10 @@ class LPOverparamResult:
                     out.append((n, int(self.widths[a]), int(self.widths[b]), eb - ea))
         return out
 
+    def n_steps_tested(self) -> int:
+        """How many steps between consecutive over-parametrised widths :meth:`increases` tests."""
+        return int(sum(max(0, int((self.n_params > n).sum()) - 1) for n in self.n_trains))
+
     def summary(self) -> str:
         head = " ".join(f"{f'w={w} ({p:,})':>16}" for w, p in zip(self.widths, self.n_params))
         lines = [f"{'n_train':>8} {head}   (validation error; training error in brackets)"]
@@ -160,7 +171,7 @@ class LPOverparamResult:
                  f"{ratio:.0f}x parameters/images",
             numbers={"n_rises": len(ups), "max_params_per_image": ratio,
                      "test_err": self.test_err.tolist(), "compute_s": self.compute_s},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=cfg["scale"], compared=self.n_steps_tested())
 
 
 def _cell(cfg: LPOverparamConfig, n: int, width: int, dev) -> OverparamCell:

@@ -47,6 +47,7 @@ from toolkit.experiments.lp_common import (
 )
 from toolkit.experiments.lp_retrain_result import LPRetrainResult, RetrainRun
 from toolkit.objectives import flatten_params, unflatten_params
+from toolkit.params import as_int, as_list
 from toolkit.recipes import RECIPES
 from toolkit.seeds import child_seed
 from toolkit.train import train
@@ -85,6 +86,11 @@ class LPRetrainConfig:
     dataset: str = "cifar10"
 
     def __post_init__(self) -> None:
+        for name, least in (("seed", None), ("runs", 1), ("sgd_epochs", 1), ("gd_epochs", 1),
+                            ("retrain_epochs", 1), ("small_retrain_epochs", 1), ("every", 1),
+                            ("line_points", 2)):
+            object.__setattr__(self, name, as_int(getattr(self, name), name, minimum=least))
+        object.__setattr__(self, "picks", as_list(self.picks, "picks", int, min_len=2))
         if self.runs < 2:
             raise ValueError(f"need at least 2 runs per model (interpolation), got {self.runs}")
         if any(not 1 <= p <= self.sgd_epochs for p in self.picks):

@@ -28,6 +28,7 @@ from toolkit.cache import cached
 from toolkit.experiments.lp_common import LPData, Scorer, lp_data, lp_model, single_thread
 from toolkit.models import param_count
 from toolkit.models.lp import relu_poly_coefficients
+from toolkit.params import as_int
 from toolkit.recipes import RECIPES
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
@@ -54,6 +55,11 @@ class LPPolyConfig:
     runs: int
     dataset: str = "cifar10"
     poly_degree: int = 2
+
+    def __post_init__(self) -> None:
+        for name, least in (("seed", None), ("epochs", 1), ("runs", 1), ("width", 1),
+                            ("poly_degree", 1)):
+            object.__setattr__(self, name, as_int(getattr(self, name), name, minimum=least))
 
     def describe(self) -> str:
         n = "all" if self.n_train is None else f"{self.n_train:,}"
@@ -161,7 +167,7 @@ class LPPolyResult:
             numbers={"test_err_relu": relu, "test_err_poly": poly, "test_gap": d_test,
                      "test_gap_se": se_test, "train_gap": d_train, "train_gap_se": se_train,
                      "diverged": diverged, "compute_s": self.compute_s},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=cfg["scale"], compared=len(ok))
 
 
 def _run(cfg: LPPolyConfig, activation: str, run: int, dev) -> PolyRun:

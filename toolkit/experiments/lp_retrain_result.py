@@ -202,4 +202,4 @@ class LPRetrainResult:
                      "barrier_Mfinal": wall, "barrier_M30": self.barrier("M30"),
                      "M5_retrained_train_err_max": unconv,
                      "checks": [bool(c) for c in checks], "compute_s": self.compute_s},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=cfg["scale"], compared=len(checks))
