@@ -106,7 +106,7 @@ def test_trajectory_plots_draw_one_line_per_trajectory():
                                               explained=np.array([0.6, 0.3]), title="t")
     ax = fig.axes[0]
     assert sum(len(line.get_xdata()) == 3 for line in ax.get_lines()) == 4  # 2 stages x 2 trajectories
-    assert "60%" in ax.get_xlabel()
+    assert "60.0% of spectrum" in ax.get_xlabel()  # one decimal: a 0.2% axis must not read "0%"
     fig2 = tk.plots.plot_trajectory_losses(np.arange(12.0), np.linspace(2, 1, 12), stage, traj)
     assert fig2.axes[0].get_ylabel() == "training loss"
     with pytest.raises(ValueError, match="coords"):

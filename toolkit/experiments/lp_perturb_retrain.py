@@ -54,7 +54,7 @@ from toolkit.train import train
 
 __all__ = ["LPRetrainConfig", "lp_perturb_retrain", "lp_perturb_retrain_config"]
 
-#: the probed models, in order: (name, perturbation relative to, App. E)
+#: the probed models, in order (the last is Mfinal under App. E's smaller perturbation)
 BASES = ("M5", "M30", "Mfinal", "Mfinal (App. E)")
 MDS_LAYERS = ("layer 2", "layer 4", "layer 6")
 
@@ -120,8 +120,8 @@ def lp_perturb_retrain_config(scale: str = "cpu", seed: int = 0, **changes) -> L
 
 @dataclass
 class BaseModels:
-    """The probed models of one base trajectory (``models[name]`` ``[D]``) and their training
-    and test errors; ``reference=True`` for the independently trained reference."""
+    """The probed models of one base trajectory (``models[name]`` ``[D]``: M5, M30, Mfinal) and
+    their training and test errors (the reference model is a second ``BaseModels``)."""
 
     models: dict[str, torch.Tensor]
     train_err: dict[str, float]
@@ -211,8 +211,9 @@ def _assemble(cfg: LPRetrainConfig, base: BaseModels, ref: BaseModels,
     shape = (len(BASES), 2, cfg.line_points)
     lines = {k: v.reshape(shape) for k, v in ev.items()}
     return LPRetrainResult(
-        config=dataclasses.asdict(cfg), data=info, bases=BASES, n_params=int(base.models[BASES[2]].numel()),
-        base_train_err=base.train_err, base_test_err=base.test_err, ref_train_err=ref.train_err[BASES[2]],
+        config=dataclasses.asdict(cfg), data=info, bases=BASES,
+        n_params=int(base.models[BASES[2]].numel()), base_train_err=base.train_err,
+        base_test_err=base.test_err, ref_train_err=ref.train_err[BASES[2]],
         ref_test_err=ref.test_err[BASES[2]], runs=[runs[k] for k in sorted(runs)],
         y_test=te.y.numpy(), ref_pred=ref_pred, mds=mds, explained=explained, mds_one=mds_one,
         explained_one=explained_one, line_t=t.double().numpy(), lines=lines,
@@ -229,8 +230,15 @@ def lp_perturb_retrain(cfg: LPRetrainConfig, *, device: str = "auto", progress: 
         return cached("lp_perturb_retrain", cfg, lambda: _compute(cfg, dev, progress), version="1")
 
 
+#: the configuration fields the base trajectory depends on (its cache key: changing how the
+#: models are perturbed or retrained reuses it)
+_BASE_FIELDS = ("scale", "seed", "n_train", "n_test", "width", "sgd_epochs", "sgd_lr", "batch_size",
+                "gd_epochs", "gd_lr", "picks", "dataset")
+
+
 def _compute(cfg: LPRetrainConfig, dev: torch.device, progress: bool) -> LPRetrainResult:
-    base, ref = (cached("lp_retrain_base", {"config": cfg, "which": w},
+    key = {f: getattr(cfg, f) for f in _BASE_FIELDS}
+    base, ref = (cached("lp_retrain_base", {"base": key, "which": w},
                         lambda w=w: _base(cfg, w, dev), version="1") for w in (0, 1))
     runs = {}
     units = list(itertools.product(range(len(BASES)), range(cfg.runs)))
