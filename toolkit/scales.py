@@ -152,7 +152,7 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
     # degree 2 a one-hidden-layer net on R^2 is a quadratic (6 coefficients): N = 8 points make
     # the system inconsistent, the shape (8, 4) shows it
     "lp_bezout": {
-        "smoke": dict(draws=1, newton_starts=20, shapes=((2, 1),), zeros=2),
+        "smoke": dict(draws=1, newton_starts=150, shapes=((2, 1),), zeros=2),
         "cpu": dict(draws=3, newton_starts=300, shapes=((2, 1), (4, 2), (5, 3), (6, 4), (8, 4)),
                     zeros=3),
         "paper": dict(draws=10, newton_starts=1000, shapes=((2, 1), (4, 2), (5, 3), (6, 4), (8, 4)),
