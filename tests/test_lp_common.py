@@ -61,14 +61,16 @@ def test_perturb_layers_leaves_the_input_alone(toy):
     assert torch.equal(flat, before)
 
 
-def test_scorer_uses_training_batchnorm_statistics_for_the_test_set(toy):
+@pytest.mark.parametrize("bn_chunk", [500, 16])  # one chunk; chunks of 16, 16, 8
+def test_scorer_uses_training_batchnorm_statistics_for_the_test_set(toy, bn_chunk, monkeypatch):
+    monkeypatch.setattr("toolkit.experiments.lp_common.BN_CHUNK", bn_chunk)
     train, test, model = toy
     flat = tk.flatten_params(model)
     thetas = torch.stack([flat, perturb_layers(flat, model, 0.3, tk.seeds.generator(2))])
     ev = Scorer(model, train, test, torch.device("cpu"))(thetas)
     for k, th in enumerate(thetas):  # second implementation: one model, update_bn, evaluate
         set_params(model, th)
-        tk.train.recompute_bn(model, train.x, chunk=len(train))
+        tk.train.recompute_bn(model, train.x, chunk=min(bn_chunk, len(train)))
         model.eval()
         tl, ta = tk.train.evaluate(model, train.x, train.y)
         sl, sa = tk.train.evaluate(model, test.x, test.y)

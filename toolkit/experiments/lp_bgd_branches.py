@@ -282,4 +282,4 @@ def lp_bgd_branches(cfg: LPBGDConfig, *, device: str = "auto", progress: bool = 
     scale CIFAR-10 may be replaced by a documented stand-in (``result.data`` says so)."""
     dev = resolve_device(device)
     with single_thread(dev):
-        return cached("lp_bgd_branches", cfg, lambda: _compute(cfg, dev, progress), version="1")
+        return cached("lp_bgd_branches", cfg, lambda: _compute(cfg, dev, progress), version="2")

@@ -227,7 +227,7 @@ def lp_perturb_retrain(cfg: LPRetrainConfig, *, device: str = "auto", progress: 
     CIFAR-10 may be replaced by a documented stand-in (``result.data`` says so)."""
     dev = resolve_device(device)
     with single_thread(dev):
-        return cached("lp_perturb_retrain", cfg, lambda: _compute(cfg, dev, progress), version="1")
+        return cached("lp_perturb_retrain", cfg, lambda: _compute(cfg, dev, progress), version="2")
 
 
 #: the configuration fields the base trajectory depends on (its cache key: changing how the
@@ -239,11 +239,11 @@ _BASE_FIELDS = ("scale", "seed", "n_train", "n_test", "width", "sgd_epochs", "sg
 def _compute(cfg: LPRetrainConfig, dev: torch.device, progress: bool) -> LPRetrainResult:
     key = {f: getattr(cfg, f) for f in _BASE_FIELDS}
     base, ref = (cached("lp_retrain_base", {"base": key, "which": w},
-                        lambda w=w: _base(cfg, w, dev), version="1") for w in (0, 1))
+                        lambda w=w: _base(cfg, w, dev), version="2") for w in (0, 1))
     runs = {}
     units = list(itertools.product(range(len(BASES)), range(cfg.runs)))
     for b, r in progress_bar(units, desc="perturb and retrain", enabled=progress):
         runs[(b, r)] = cached("lp_retrain_run", {"config": cfg, "base": b, "run": r},
-                              lambda b=b, r=r: _retrain(cfg, base, b, r, dev), version="1")
+                              lambda b=b, r=r: _retrain(cfg, base, b, r, dev), version="2")
     return _assemble(cfg, base, ref, runs, dev)
 

@@ -203,7 +203,7 @@ def lp_poly(cfg: LPPolyConfig, *, device: str = "auto", progress: bool = True) -
         for a, r in progress_bar(units, desc="ReLU / polynomial runs", enabled=progress):
             key = {"config": cfg, "activation": a, "run": r}
             runs[a].append(cached("lp_poly_run", key, lambda a=a, r=r: _run(cfg, a, r, dev),
-                                  version="1"))
+                                  version="2"))
     model = lp_model(0, train_ds.x, width=cfg.width, num_classes=train_ds.num_classes)
     return LPPolyResult(config=dataclasses.asdict(cfg), data=info, n_params=param_count(model),
                         poly_coef=relu_poly_coefficients(cfg.poly_degree), runs=runs,

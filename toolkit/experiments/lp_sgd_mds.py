@@ -274,7 +274,7 @@ def _compute(cfg: LPSGDMDSConfig, device: str, progress: bool) -> LPSGDMDSResult
     epoch_a = stage_a * cfg.epochs + step_a / steps_per_epoch
 
     dev = resolve_device(device)
-    obj = ModuleObjective(model, x, y, eval_chunk=500, point_chunk=8).to(dev)
+    obj = ModuleObjective(model, x, y, eval_chunk=500, point_chunk=2).to(dev)
     ev = {k: v.cpu() for k, v in obj.evaluate(theta.to(dev)).items()}
     names = list(LAYERS.values())
     layers = {k: v for k, v in unflatten_params(model, theta).items() if k in names}
