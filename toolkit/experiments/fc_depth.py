@@ -443,7 +443,9 @@ def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: b
         point_steps=np.array([ps.point_steps for ps, _ in runs]),
         # pruned paths leave the barcode: every bar then ends on a converged path (or a path out
         # of budget, which the sanity check reports), and pruning can move it by at most conv_atol
-        barcodes=[minima_barcode(min_losses, ev.saddles(exclude=("pruned",))) for _, ev in runs],
+        # atol: two evaluations of one minimum in different batches of points differ by ~1e-10
+        barcodes=[minima_barcode(min_losses, ev.saddles(exclude=("pruned",)), atol=1e-6)
+                  for _, ev in runs],
         endpoint_gap=float(np.abs(min_losses - ms.train_loss).max()),
         # the minima's training time, wherever and whenever they were trained (Ray trains them
         # in tasks of their own before the units run)
