@@ -9,6 +9,9 @@ the seed, the input normalisation and a code version. An interrupted call loses 
 epoch in progress: finished minima are cache hits, and the minimum in progress resumes from its
 per-epoch checkpoint (``data/cache/minima-ckpt/``).
 
+Each minimum is one unit of :func:`toolkit.executor.map_units`: ``executor="ray"`` (or
+``$TOOLKIT_EXECUTOR=ray``) trains them as Ray tasks, bit for bit the serial result on the CPU.
+
 Inputs are standardised per channel inside the model (:class:`toolkit.models.InputNorm`, with
 the training subset's mean and std) when the recipe says ``input_norm=True``, so ``ms.model``
 consumes the raw ``[0, 1]`` tensors of ``tk.data``.
