@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from toolkit import scales
-from toolkit._progress import progress_bar
-from toolkit.cache import cached
+from toolkit.cache import cache_path, cached
 from toolkit.data import DATASETS
-from toolkit.minima import MinimaSet, minima
+from toolkit.executor import map_units, resolve_executor
+from toolkit.minima import MinimaPlan, MinimaSet, minima, plan_minima
 from toolkit.objectives import ModuleObjective
 from toolkit.params import as_int, as_list
 from toolkit.paths import PathConfig, PathEvaluation, PathSet, evaluate_paths, optimize_paths
@@ -43,6 +44,8 @@ __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "fc_depth", "fc_dept
 
 #: what "indistinguishable" means: two error bars (and never finer than this, in nats)
 _SIGMAS, _ATOL = 2.0, 1e-4
+#: code version of a cached (data set, depth) unit
+_UNIT_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -216,10 +219,14 @@ def _compare(a: tuple[float, float], b: tuple[float, float]) -> int:
 
 @dataclass
 class FCDepthResult:
-    """All units of a run, ``units[(dataset, depth)]``, and the config that produced them."""
+    """All units of a run, ``units[(dataset, depth)]``, and the config that produced them;
+    ``unit_s[(dataset, depth)]``: seconds each unit took in the call that assembled this result
+    (computing it, or loading it from the cache), run by ``executor`` (``"serial"``, ``"ray"``)."""
 
     config: FCDepthConfig
     units: dict[tuple[str, int], FCDepthUnit]
+    unit_s: dict[tuple[str, int], float] = field(default_factory=dict)
+    executor: str = "serial"
 
     @property
     def compute_s(self) -> float:
@@ -343,7 +350,8 @@ class FCDepthResult:
                                 for ds in cfg.datasets},
                      "zero_bars": {ds: {str(k): self.units[(ds, k)].zero_bars() for k in cfg.depths}
                                    for ds in cfg.datasets},
-                     "sanity_ok": ok},
+                     "sanity_ok": ok, "executor": self.executor,
+                     "unit_s": {f"{ds} depth {k}": round(s, 3) for (ds, k), s in self.unit_s.items()}},
             compute_s=self.compute_s, scale=cfg.scale, compared=len(cfg.depths) - 1)
 
     def error_bars_verdict(self) -> dict:
@@ -394,10 +402,10 @@ class FCDepthResult:
 
 
 def fc_minima(cfg: FCDepthConfig, dataset: str, depth: int, *, device: str = "auto",
-              progress: bool = True) -> MinimaSet:
+              progress: bool = True, executor: str | None = None) -> MinimaSet:
     """The ``cfg.n_minima`` minima of ``(dataset, depth)`` from the minima store (cached)."""
     return minima("fc", dataset, cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed, device=device,
-                  progress=progress, hidden_layers=depth, width=cfg.width)
+                  progress=progress, executor=executor, hidden_layers=depth, width=cfg.width)
 
 
 def fc_paths(cfg: FCDepthConfig, ms: MinimaSet, *, path_seed: int = 0, device: str = "auto",
@@ -415,7 +423,6 @@ def fc_paths(cfg: FCDepthConfig, ms: MinimaSet, *, path_seed: int = 0, device: s
 
 
 def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: bool) -> FCDepthUnit:
-    t0 = time.perf_counter()
     ms = fc_minima(cfg, dataset, depth, device=device, progress=progress)
     t1 = time.perf_counter()
     runs = [fc_paths(cfg, ms, path_seed=s, device=device, progress=progress)
@@ -439,17 +446,50 @@ def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: b
         # atol: two evaluations of one minimum in different batches of points differ by ~1e-10
         barcodes=[minima_barcode(min_losses, ev.saddles(exclude=("pruned",)), atol=1e-6)
                   for _, ev in runs],
-        endpoint_gap=float(np.abs(min_losses - ms.train_loss).max()), minima_s=t1 - t0,
+        endpoint_gap=float(np.abs(min_losses - ms.train_loss).max()),
+        # the minima's training time, wherever and whenever they were trained (Ray trains them
+        # in tasks of their own before the units run)
+        minima_s=float(ms.wall_time.sum()),
         paths_s=time.perf_counter() - t1, note=ms.stand_in_note, paths=runs[0][0],
         evaluation=runs[0][1])
 
 
-def fc_depth(cfg: FCDepthConfig, *, device: str = "auto", progress: bool = True) -> FCDepthResult:
-    """Run (or load) every (data set, depth) unit of ``cfg``; each unit is cached separately."""
-    units = {}
+def _unit_config(cfg: FCDepthConfig, dataset: str, depth: int) -> FCDepthConfig:
+    return dataclasses.replace(cfg, datasets=(dataset,), depths=(depth,))  # one unit's own key
+
+
+def _cached_unit(cfg: FCDepthConfig, job: tuple[str, int], *, device: str,
+                 progress: bool) -> FCDepthUnit:
+    """One (data set, depth) unit, cached on its own: the function :func:`map_units` runs."""
+    ds, d = job
+    return cached("fc_depth_unit", _unit_config(cfg, ds, d),
+                  lambda: _unit(cfg, ds, d, device, progress), version=_UNIT_VERSION)
+
+
+def _train_minimum(plans: dict[tuple[str, int], MinimaPlan], job: tuple[tuple[str, int], int]) -> None:
+    plans[job[0]].train(job[1])  # cached; the unit loads it
+
+
+def fc_depth(cfg: FCDepthConfig, *, device: str = "auto", progress: bool = True,
+             executor: str | None = None) -> FCDepthResult:
+    """Run (or load) every (data set, depth) unit of ``cfg``; each unit is cached separately.
+
+    ``executor="ray"`` (or ``$TOOLKIT_EXECUTOR=ray``; see :mod:`toolkit.executor`) first trains
+    every minimum of every unit not yet cached as a Ray task of its own, then runs the units'
+    paths as one task per unit; the result is the serial one (bit for bit on the CPU).
+    """
+    name = resolve_executor(executor)
     jobs = [(ds, d) for ds in cfg.datasets for d in cfg.depths]
-    for ds, d in progress_bar(jobs, desc="fc depth units", enabled=progress and len(jobs) > 1):
-        unit_cfg = dataclasses.replace(cfg, datasets=(ds,), depths=(d,))  # one unit's own key
-        units[(ds, d)] = cached("fc_depth_unit", unit_cfg,
-                                lambda ds=ds, d=d: _unit(cfg, ds, d, device, progress), version="4")
-    return FCDepthResult(config=cfg, units=units)
+    todo = [j for j in jobs
+            if not cache_path("fc_depth_unit", _unit_config(cfg, *j), _UNIT_VERSION).exists()]
+    if name != "serial" and todo:
+        plans = {j: plan_minima("fc", j[0], cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed,
+                                device=device, progress=progress, hidden_layers=j[1],
+                                width=cfg.width) for j in todo}
+        map_units(partial(_train_minimum, plans), [(j, i) for j in todo for i in range(cfg.n_minima)],
+                  executor=name, device=device, desc="fc depth minima", progress=progress)
+    runs = map_units(partial(_cached_unit, cfg, device=device, progress=progress), jobs,
+                     executor=name, device=device, desc="fc depth units",
+                     progress=progress and len(jobs) > 1)
+    return FCDepthResult(config=cfg, units=dict(zip(jobs, runs.values)),
+                         unit_s=dict(zip(jobs, runs.seconds)), executor=name)
