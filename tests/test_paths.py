@@ -15,14 +15,8 @@ from torch.optim.swa_utils import update_bn
 
 import toolkit as tk
 from toolkit.paths import PathConfig, PathSet, std_over_runs
-from toolkit.paths._engine import (
-    Layout,
-    PathState,
-    choose_insertions,
-    path_step,
-    resample,
-    tangents,
-)
+from toolkit.paths._engine import Layout, PathState, path_step, tangents
+from toolkit.paths._geometry import choose_insertions, resample
 from toolkit.paths._track import Tracker
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
@@ -485,7 +479,7 @@ def test_bad_inputs_are_reported():
 def test_in_place_respacing_equals_the_general_resampling(n_points, monkeypatch):
     """The fast path (each point slides along one of its segments, no gather) gives the same
     points as the general interpolation whenever it applies."""
-    import toolkit.paths._engine as engine
+    import toolkit.paths._geometry as engine
 
     g = torch.Generator().manual_seed(n_points)
     mins = torch.randn(4, 5, generator=g, dtype=torch.float64)
