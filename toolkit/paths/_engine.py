@@ -248,16 +248,65 @@ def _chain(st: PathState, lay: Layout, rows: Tensor) -> Tensor:
     return torch.cat(parts)
 
 
+def _respace(st: PathState, lay: Layout) -> bool:
+    """The common case of :func:`resample`, in place: no fold, the same number of points, and
+    every point within one segment of its equally spaced target. Each point then slides along one
+    of its two segments (two ``addcmul`` passes over ``X``, no gather), and the optimiser buffers
+    stay (a slide along the path leaves the normal-space momentum as it is). Returns False when
+    the general resampling is needed."""
+    X = st.X
+    M = len(X)
+    if M == 0 or not len(lay.first):
+        return True
+    seg_in = torch.empty_like(X)  # X[r] - X[r-1], the first row of a block from its start A
+    torch.sub(X[1:], X[:-1], out=seg_in[1:])
+    seg_in.index_copy_(0, lay.first, X.index_select(0, lay.first) - lay.A)
+    seg_last = lay.B - X.index_select(0, lay.last)  # [Pa, D]
+    len_in = torch.linalg.vector_norm(seg_in, dim=1)
+    len_last = torch.linalg.vector_norm(seg_last, dim=1)
+    len_out = torch.cat([len_in[1:], len_in.new_zeros(1)]).index_copy(0, lay.last, len_last)
+    dot_out = torch.cat([torch.linalg.vecdot(seg_in[:-1], seg_in[1:]), len_in.new_zeros(1)])
+    dot_out = dot_out.index_copy(0, lay.last, torch.linalg.vecdot(seg_in.index_select(0, lay.last), seg_last))
+    if bool((dot_out < -torch.minimum(len_in, len_out) ** 2).any()):
+        return False  # a fold: the general path drops it
+    block = torch.repeat_interleave(torch.arange(len(lay.first), device=X.device),
+                                    lay.last - lay.first + 1)
+    csum = torch.cumsum(len_in, 0)
+    start = (csum - len_in).index_select(0, lay.first)  # cumulative length before each block
+    pos = csum - start.index_select(0, block)  # arc length of every row within its path
+    total = pos.index_select(0, lay.last) + len_last
+    k = torch.arange(M, device=X.device) - lay.first.index_select(0, block) + 1  # slot 1..n-2
+    n = (lay.last - lay.first + 2).index_select(0, block)  # segments per path
+    target = total.index_select(0, block) * k.to(X.dtype) / n.to(X.dtype)
+    move = target - pos
+    if bool(((move > len_out) | (-move > len_in)).any()):
+        return False
+    fwd = (move.clamp(min=0) / len_out.clamp_min(_TINY))[:, None]
+    back = (move.clamp(max=0) / len_in.clamp_min(_TINY))[:, None]  # <= 0
+    X.addcmul_(back, seg_in)  # slide back along the incoming segment
+    X[:-1].addcmul_(fwd[:-1], seg_in[1:])  # ... or forward along the outgoing one
+    # a path's last row slid along the next path's first segment above: its own outgoing segment
+    # runs to the path's end B
+    last_fwd = fwd.index_select(0, lay.last)
+    nxt = (lay.last + 1).clamp(max=M - 1)
+    inner = (lay.last < M - 1)[:, None].to(X.dtype)
+    X.index_add_(0, lay.last, last_fwd * (seg_last - inner * seg_in.index_select(0, nxt)))
+    return True
+
+
 def resample(st: PathState, new_n: list[int] | None = None, *, density: float = 0.0,
              end_loss: Tensor | None = None) -> int:
     """Re-cut every active path into ``new_n[p]`` points (default: its current number), equally
     spaced in arc length -- or, with ``density > 0``, in arc length weighted by
     ``1 + density · (segment loss − path minimum) / (path range)`` so that points gather where
-    the loss is high. Points out of order (a segment running backwards along the point's tangent) are dropped first.
-    Optimiser buffers are interpolated with the points. Returns the number of folds removed."""
+    the loss is high. Points out of order (a segment running backwards along the point's tangent)
+    are dropped first. Optimiser buffers are interpolated with the points (the common case of
+    small slides is done in place by :func:`_respace`). Returns the number of folds removed."""
     if not st.active:
         return 0
     lay = Layout(st)
+    if new_n is None and density == 0 and _respace(st, lay):
+        return 0
     new_n = list(st.n) if new_n is None else new_n
     C = _chain(st, lay, st.X)  # [S, D]
     sizes = [s + 2 for s in lay.sizes]
