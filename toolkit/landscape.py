@@ -78,13 +78,15 @@ def evaluation_barcode(ev: PathEvaluation, n: int) -> tuple[np.ndarray, Barcode]
     """``(min_losses [n], barcode)``: the losses of the ``n`` minima as the paths' ends measure
     them, and the barcode of those minima with the maxima of the paths that were not pruned
     (a pruned path cannot lower a bar by more than the pruning tolerance; without it every bar
-    ends on a converged path, or on a path out of budget, which the status says)."""
+    ends on a converged path, or on a path out of budget, which the status says). Saddles within
+    1e-6 below an end's loss count as at it: two evaluations of one minimum in different batches
+    of points differ by ~1e-10."""
     losses = ev.minima_losses()
     missing = [i for i in range(n) if i not in losses]
     if missing:
         raise ValueError(f"minima {missing} are the end of no path: evaluate paths from every minimum")
     min_losses = np.array([losses[i] for i in range(n)])
-    return min_losses, minima_barcode(min_losses, ev.saddles(exclude=("pruned",)))
+    return min_losses, minima_barcode(min_losses, ev.saddles(exclude=("pruned",)), atol=1e-6)
 
 
 def path_config(scale: str, *, batch_size: int = 128, paths: PathConfig | Mapping | None = None
@@ -140,7 +142,7 @@ def _as_dataset(data: Any, what: str, split: str) -> Dataset:
     else:
         raise TypeError(f"{what} must be a shipped data set's name {DATASETS}, an (x, y) pair of "
                         f"tensors or a torch.utils.data.Dataset, got {type(data).__name__}")
-    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    x, y = torch.as_tensor(x).detach().cpu(), torch.as_tensor(y).detach().cpu()  # moved per step
     if x.dim() < 2 or y.dim() != 1 or len(x) != len(y) or len(y) < 2:
         raise ValueError(f"{what} needs inputs x [N, ...] and labels y [N] with the same N >= 2, "
                          f"got x {tuple(x.shape)} and y {tuple(y.shape)}")
