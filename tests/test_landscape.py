@@ -134,9 +134,12 @@ def test_tensors_and_torch_datasets_without_a_test_set():
     assert res.config.model_kw["num_classes"] == 4 and np.isnan(res.minima.test_acc).all()
     assert "no test set" in res.data_description()
     ds = torch.utils.data.TensorDataset(x, y)
+    mine = tk.recipes.RECIPES["converge"].replace(name="mine")  # a reader's own recipe
     again = _landscape(lambda in_shape, num_classes: TwoLayerTanh(in_shape, num_classes, hidden=6),
-                       ds, test_data=(x[:20], y[:20]), n_minima=2, scale="smoke", name="flat-net")
-    assert torch.equal(again.minima.flat, res.minima.flat)  # same data, same minima
+                       ds, test_data=(x[:20], y[:20]), n_minima=2, scale="smoke", name="flat-net",
+                       recipe=mine)
+    assert torch.equal(again.minima.flat, res.minima.flat)  # same data and training, same minima
+    assert "recipe 'mine'" in again.describe() and again.config.recipe.epochs == 1  # smoke
     assert not np.isnan(again.minima.test_acc).any()
 
 
@@ -184,3 +187,14 @@ def test_chapter_shows_the_example_models_code():
     text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert inspect.getsource(tk.examples.TinyMLP).rstrip() in text
     assert "executed/toolkit_your_model" in book.toc_files()
+
+
+def test_one_warning_names_every_unconverged_minimum(digits_smoke, landscape_cache, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(landscape_cache))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tk.landscape(TwoLayerTanh, "digits", n_minima=3, scale="smoke", seed=5, hidden=12,
+                     progress=False)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1, messages
+    assert "3 of 3 minima of TwoLayerTanh did not converge (minima [0, 1, 2]" in messages[0]

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import scales
 from toolkit.minima import MinimaSet
 from toolkit.paths import PathConfig, PathEvaluation, PathSet
+from toolkit.recipes import Recipe
 from toolkit.report import verdict
 from toolkit.topology import Barcode, to_score
 
@@ -20,15 +20,15 @@ _SIGMAS, _ATOL = 2.0, 1e-4
 @dataclass(frozen=True)
 class LandscapeConfig:
     """What ``tk.landscape`` ran: the model (``arch``: its cache name, ``model``: its readable
-    name, ``model_kw``: the keywords it was built with), ``n_minima``, the recipe and scale, the
-    seed, the paths' ``PathConfig``, the bootstrap resamples and the data chunk size they
-    resample."""
+    name, ``model_kw``: the keywords it was built with), ``n_minima``, the recipe as the scale
+    trained it, the scale, the seed, the paths' ``PathConfig``, the bootstrap resamples and the
+    data chunk size they resample."""
 
     arch: str
     model: str
     model_kw: dict
     n_minima: int
-    recipe: str
+    recipe: Recipe
     scale: str
     seed: int
     path: PathConfig
@@ -40,7 +40,7 @@ class LandscapeConfig:
         evaluation, one line each."""
         p = self.path
         kw = ", ".join(f"{k}={v!r}" for k, v in self.model_kw.items())
-        r = scales.get(self.scale, self.recipe).apply(self.recipe)
+        r = self.recipe
         loss = f"loss <= {r.loss_tol}, " if np.isfinite(r.loss_tol) else ""
         until = (f"until converged (checked every {r.converge_every} epochs: {loss}gradient norm "
                  f"<= {r.grad_tol}, loss down by < {r.plateau_rtol:.0%} + {r.plateau_atol} since "
@@ -233,7 +233,7 @@ class Landscape:
                          "mean minimum loss": r.minimum_level(), "mean bar length": r.mean_bar(),
                          "largest dip": float(r.dips().max()), "TO-score": r.to_score,
                          "test acc": f"{100 * np.mean(r.minima.test_acc):.2f}%", "g": g})
-        w = max(14, *(len(n) for n in names))
+        w = max(16, *(len(n) + 2 for n in names))
         lines = [f"{'':<20}{names[0]:>{w}}{names[1]:>{w}}"]
         for k in ("params", "minima converged", "test acc", "mean minimum loss", "mean bar length",
                   "largest dip", "TO-score"):
@@ -251,7 +251,7 @@ class Landscape:
         if deep:
             answer += (f"; with {' and '.join(deep)} the paths fall more than half a bar below their "
                        "ends: those ends are not yet minima and the bars start too high")
-        flat = [n for n, r in zip(names, (self, other)) if r.zero_bars()]
+        flat = [n for n, r in zip(names, (self, other)) if r.zero_bars() and r.minima.converged.all()]
         if flat:
             answer += (f"; {' and '.join(flat)}: every bar within two error bars of zero, the "
                        "minima are connected without a barrier at this precision")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -285,6 +286,8 @@ def landscape(model_factory: Callable[..., nn.Module], train_data: Any, *,
 
     n_train = len(train_ds) if sc.n_train is None else min(len(train_ds), sc.n_train)
     path = path_config(scale, batch_size=min(128, n_train), paths=paths)  # checked before training
+    boot = scales.settings("landscape", scale)["bootstrap"] if bootstrap is None else \
+        as_int(bootstrap, "bootstrap")
     qual, full = _names(model_factory)
     label = name or qual
     kw = dict(model_kw)
@@ -297,11 +300,20 @@ def landscape(model_factory: Callable[..., nn.Module], train_data: Any, *,
     arch = f"{label}@{digest[:12]}"
     models.register(arch, model_factory, overwrite=True)
 
-    ms = minima(arch, dataset, base, n, sc, seed=seed, device=device, progress=progress,
-                refresh=refresh, **kw)
-    boot = scales.settings("landscape", scale)["bootstrap"] if bootstrap is None else \
-        as_int(bootstrap, "bootstrap")
-    cfg = LandscapeConfig(arch=arch, model=label, model_kw=kw, n_minima=n, recipe=base.name,
+    with warnings.catch_warnings(record=True) as caught:  # one warning for all minima, below
+        warnings.simplefilter("always")
+        ms = minima(arch, dataset, base, n, sc, seed=seed, device=device, progress=progress,
+                    refresh=refresh, **kw)
+    for w in caught:
+        if "did not converge" not in str(w.message):
+            warnings.warn(w.message, w.category, stacklevel=2)
+    if not ms.converged.all():
+        bad = np.flatnonzero(~ms.converged).tolist()
+        warnings.warn(f"{len(bad)} of {n} minima of {label} did not converge (minima {bad}, "
+                      f"recipe {base.name!r}, scale {scale!r}): bars starting at them are upper "
+                      "bounds, not the landscape's at convergence; res.summary() lists them",
+                      stacklevel=2)
+    cfg = LandscapeConfig(arch=arch, model=label, model_kw=kw, n_minima=n, recipe=sc.apply(base),
                           scale=scale, seed=seed, path=path, bootstrap=boot, eval_chunk=250)
     key = {"config": cfg, "data_hash": ms.config["data_hash"], "minima": ms.flat,
            "buffers": ms.buffers}
