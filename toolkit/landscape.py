@@ -4,10 +4,11 @@ From something that builds an ``nn.Module`` (a class or a function, registered n
 data set to the minima, the optimised paths between them, the barcode and its TO-score, with the
 pieces every chapter of the book uses, in this order:
 
-1. ``tk.minima`` trains ``n_minima`` minima with ``recipe`` as the scale reduces it (default
-   ``"converge"``: Adam with a cyclical learning rate until the gradient norm is small and the
-   loss has stopped falling),
-   each cached on its own; an interrupted call resumes at the minimum in progress;
+1. the minima store (``tk.plan_minima``, as ``tk.minima`` uses it) trains ``n_minima`` minima
+   with ``recipe`` as the scale reduces it (default ``"converge"``: Adam with a cyclical
+   learning rate until the gradient norm is small and the loss has stopped falling), each
+   cached on its own, serially or one Ray task each; an interrupted call resumes at the minimum
+   in progress;
 2. :func:`minima_paths` joins every pair by a path optimised on the same training set
    (``tk.optimize_paths``: projected Adam, Alg. 4 insertion, the convergence test, pruning of
    pairs that cannot change the barcode) and evaluates it there with certified maxima and a
@@ -27,6 +28,7 @@ import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,7 +39,8 @@ from toolkit import cache, models, scales
 from toolkit._device import resolve_device
 from toolkit._landscape_result import Landscape, LandscapeConfig
 from toolkit.data import DATASETS, Dataset, load_for
-from toolkit.minima import MinimaSet, minima
+from toolkit.executor import map_units, resolve_executor
+from toolkit.minima import MinimaPlan, MinimaSet, plan_minima
 from toolkit.objectives import ModuleObjective
 from toolkit.params import as_int
 from toolkit.paths import PathConfig, PathEvaluation, PathSet, evaluate_paths, optimize_paths
@@ -197,6 +200,35 @@ def _identify(factory: Callable, kw: dict[str, Any], x: torch.Tensor, y: torch.T
                                                  "logits": logits}, _VERSION)
 
 
+# ----------------------------------------------------------------------------- units
+
+
+def _train_minimum(factory: Callable[..., nn.Module], plan: MinimaPlan, i: int) -> dict[str, Any]:
+    """Minimum ``i`` of ``plan`` (cached); the factory is registered first, because the
+    registry of a Ray worker starts without it."""
+    models.register(plan.arch, factory, overwrite=True)
+    return plan.train(i)
+
+
+def _paths_unit(ms: MinimaSet, cfg: LandscapeConfig, key: dict[str, Any], _: int, *,
+                device: str, progress: bool, refresh: bool) -> dict[str, Any]:
+    """The paths between the minima ``ms`` and their evaluation, one cache entry, resumable
+    from a checkpoint: ``{"paths", "evaluation", "compute_s"}``."""
+    ckpt = cache.cache_path("landscape-ckpt", key, _VERSION)
+
+    def compute() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        ps, ev = minima_paths(ms, cfg.path, seed=cfg.seed, run=0, bootstrap=cfg.bootstrap,
+                              eval_chunk=cfg.eval_chunk, device=device, progress=progress,
+                              checkpoint=ckpt)
+        return {"paths": ps, "evaluation": ev, "compute_s": time.perf_counter() - t0}
+
+    unit = cache.cached("landscape_paths", key, compute, version=_VERSION, refresh=refresh)
+    with contextlib.suppress(FileNotFoundError):
+        ckpt.unlink()
+    return unit
+
+
 # ----------------------------------------------------------------------------- the entry point
 
 
@@ -205,7 +237,8 @@ def landscape(model_factory: Callable[..., nn.Module], train_data: Any, *,
               recipe: str | Recipe = "converge", paths: PathConfig | Mapping | None = None,
               scale: str = "cpu", seed: int = 0, bootstrap: int | None = None,
               name: str | None = None, device: str = "auto", progress: bool = True,
-              refresh: bool = False, **model_kw: Any) -> Landscape:
+              refresh: bool = False, executor: str | None = None,
+              **model_kw: Any) -> Landscape:
     """Minima, paths, barcode and TO-score of your own network on your own data, cached.
 
     Args:
@@ -234,6 +267,9 @@ def landscape(model_factory: Callable[..., nn.Module], train_data: Any, *,
         name: the model's name in outputs and cache keys (default: the factory's qualified name).
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda:1"``...
         progress: progress bars; refresh: retrain and recompute instead of loading.
+        executor: ``"serial"`` or ``"ray"`` (default ``$TOOLKIT_EXECUTOR`` or serial; see
+            :mod:`toolkit.executor`): with Ray every minimum is a task of its own (on a GPU when
+            the cluster has them), then the paths are one more; the result is the serial one.
         model_kw: keywords for ``model_factory`` (e.g. ``width=64``).
 
     Caching. Python code cannot be hashed reliably, so the factory is keyed by its qualified
@@ -261,7 +297,8 @@ def landscape(model_factory: Callable[..., nn.Module], train_data: Any, *,
         raise TypeError(f"model_factory must be a class or function building an nn.Module, got "
                         f"{type(model_factory).__name__}")
     scales.check(scale)
-    resolve_device(device)  # an unusable device fails now, not after training
+    resolve_device(device)  # an unusable device or executor fails now, not after training
+    resolve_executor(executor)
     seed = as_int(seed, "seed")
     base = get_recipe(recipe)
     sc = scales.get(scale, base)
@@ -300,14 +337,12 @@ def landscape(model_factory: Callable[..., nn.Module], train_data: Any, *,
     arch = f"{label}@{digest[:12]}"
     models.register(arch, model_factory, overwrite=True)
 
-    with warnings.catch_warnings(record=True) as caught:  # one warning for all minima, below
-        warnings.simplefilter("always")
-        ms = minima(arch, dataset, base, n, sc, seed=seed, device=device, progress=progress,
-                    refresh=refresh, **kw)
-    for w in caught:
-        if "did not converge" not in str(w.message):
-            warnings.warn(w.message, w.category, stacklevel=2)
-    if not ms.converged.all():
+    plan = plan_minima(arch, dataset, base, n, sc, seed=seed, device=device, progress=progress,
+                       refresh=refresh, **kw)
+    runs = map_units(partial(_train_minimum, model_factory, plan), range(n), executor=executor,
+                     device=device, desc=plan.describe(), progress=progress)
+    ms = plan.assemble(runs.values, runs.seconds, runs.executor)
+    if not ms.converged.all():  # one warning for all of them
         bad = np.flatnonzero(~ms.converged).tolist()
         warnings.warn(f"{len(bad)} of {n} minima of {label} did not converge (minima {bad}, "
                       f"recipe {base.name!r}, scale {scale!r}): bars starting at them are upper "
@@ -317,18 +352,9 @@ def landscape(model_factory: Callable[..., nn.Module], train_data: Any, *,
                           scale=scale, seed=seed, path=path, bootstrap=boot, eval_chunk=250)
     key = {"config": cfg, "data_hash": ms.config["data_hash"], "minima": ms.flat,
            "buffers": ms.buffers}
-    ckpt = cache.cache_path("landscape-ckpt", key, _VERSION)
-
-    def compute() -> dict[str, Any]:
-        t0 = time.perf_counter()
-        ps, ev = minima_paths(ms, path, seed=seed, run=0, bootstrap=boot,
-                              eval_chunk=cfg.eval_chunk, device=device, progress=progress,
-                              checkpoint=ckpt)
-        return {"paths": ps, "evaluation": ev, "compute_s": time.perf_counter() - t0}
-
-    unit = cache.cached("landscape_paths", key, compute, version=_VERSION, refresh=refresh)
-    with contextlib.suppress(FileNotFoundError):
-        ckpt.unlink()
+    unit = map_units(partial(_paths_unit, ms, cfg, key, device=device, progress=progress,
+                             refresh=refresh), [0], executor=executor, device=device,
+                     desc="landscape paths", progress=False).values[0]
     min_losses, barcode = evaluation_barcode(unit["evaluation"], n)
     return Landscape(config=cfg, minima=ms, paths=unit["paths"], evaluation=unit["evaluation"],
                      min_losses=min_losses, barcode=barcode, paths_s=float(unit["compute_s"]))
