@@ -27,6 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit._env import environment
 from toolkit.cache import REPO_ROOT, atomic_write_text
 from toolkit.params import parse_cli_value
 from toolkit.report import BOOK_CHAPTER_ENV, RunRecord, load_records, results_dir
@@ -150,22 +151,15 @@ def execute(src: Path, dst: Path, parameters: dict | None = None) -> None:
     # reliability (issue 14): only the book's own chapters write the results/ the table reads
     if dst.resolve().parent == (BOOK / "executed").resolve():
         env[BOOK_CHAPTER_ENV] = dst.stem
-    env_before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        pm.execute_notebook(str(src), tmp, parameters=parameters, cwd=str(src.parent),
-                            kernel_name="python3", progress_bar=False, log_output=False)
-        scale = parameters.get("scale") or _parameter_default(src, "scale")
-        _finish_executed(Path(tmp), src.stem, scale)
-    except Exception:
-        os.replace(tmp, dst.with_suffix(".failed.ipynb"))
-        raise
-    finally:
-        for k, v in env_before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with environment(env):
+        try:
+            pm.execute_notebook(str(src), tmp, parameters=parameters, cwd=str(src.parent),
+                                kernel_name="python3", progress_bar=False, log_output=False)
+            scale = parameters.get("scale") or _parameter_default(src, "scale")
+            _finish_executed(Path(tmp), src.stem, scale)
+        except Exception:
+            os.replace(tmp, dst.with_suffix(".failed.ipynb"))
+            raise
     os.replace(tmp, dst)
 
 

@@ -39,6 +39,7 @@ from typing import Any, Generic, TypeVar
 import torch
 
 from toolkit import cache
+from toolkit._env import environment
 from toolkit._progress import progress_bar
 
 __all__ = ["EXECUTORS", "UnitRuns", "map_units", "resolve_executor"]
@@ -133,19 +134,11 @@ def _resources(ray: Any, device: str, resources: dict[str, float] | None) -> dic
 def _run_unit(fn: Callable[[Any], T], item: Any, env: dict[str, str], threads: int) -> tuple[T, float]:
     """One task: the driver's cache folder and settings, ``threads`` torch threads, ``fn(item)``;
     tensors come back on the CPU (the driver may have no GPU)."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     torch.set_num_threads(threads)
-    try:
+    with environment(env):
         t0 = time.perf_counter()
         value = fn(item)
         return cache.to_cpu(value), time.perf_counter() - t0
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _map_ray(fn: Callable[[Any], T], items: list[Any], *, device: str | torch.device, desc: str,
