@@ -204,3 +204,36 @@ def test_two_drivers_on_one_cache(ray_runtime, one_thread, monkeypatch, tmp_path
     entries = list((tmp_path / "shared" / "minima").glob("*"))
     assert len(entries) == 3 and all(p.suffix == ".pt" for p in entries)
     assert torch.equal(_whole_set(data, 0), reference)  # every entry loads
+
+
+class _ReadersNet(torch.nn.Module):
+    """A reader's own network, defined here (Ray workers get it by value): [B, *in_shape] ->
+    [B, num_classes]."""
+
+    def __init__(self, in_shape, num_classes, width=6):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(int(np.prod(in_shape)), width)
+        self.fc2 = torch.nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x.flatten(1))))
+
+
+def test_landscape_on_ray_is_the_serial_one(ray_runtime, one_thread, monkeypatch, tmp_path):
+    """tk.landscape with executor="ray": the factory reaches the workers (their model registry
+    starts empty), minima and paths run as tasks, and the result is the serial one bit for bit."""
+    data = _synthetic()[0]
+
+    def make(executor):
+        return _quiet(tk.landscape, _ReadersNet, (data.x, data.y), n_minima=3, scale="smoke",
+                      progress=False, device="cpu", executor=executor)
+
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(tmp_path / "serial"))
+    serial = make("serial")
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(tmp_path / "ray"))
+    on_ray = make("ray")
+    assert on_ray.minima.executor == "ray" and on_ray.barcode == serial.barcode
+    assert_same(on_ray.minima.flat, serial.minima.flat)
+    assert_same(on_ray.evaluation, serial.evaluation)
+    assert len(list((tmp_path / "ray" / "minima").glob("*.pt"))) == 3
+    assert len(list((tmp_path / "ray" / "landscape_paths").glob("*.pt"))) == 1

@@ -40,6 +40,9 @@ from toolkit.simplices import TriangleConfig, TriangleSet, evaluate_triangles, o
 from toolkit import models, recipes, scales, train
 from toolkit.minima import MinimaPlan, MinimaSet, minima, plan_minima
 from toolkit.recipes import RECIPES, Recipe
+# --- your own model in one call (toolkit.landscape), example models (toolkit.examples) ---
+from toolkit import examples
+from toolkit.landscape import Landscape, landscape
 # --- experiments (toolkit.experiments) ---
 from toolkit import report
 from toolkit.report import Run, show, verdict

@@ -148,14 +148,14 @@ def _load_data(dataset: Any, scale_name: str):
         from toolkit import data as tkdata
 
         return tkdata.load_for(dataset, "train", scale_name), tkdata.load_for(dataset, "test", scale_name)
-    if isinstance(dataset, tuple) and len(dataset) == 2:
+    if isinstance(dataset, tuple) and len(dataset) == 2 and dataset[0] is not None:
         return dataset
     raise TypeError("dataset must be a name ('mnist', 'cifar10', ...) or a (train, test) pair of "
-                    f"tk.data.Dataset, got {type(dataset).__name__}")
+                    f"tk.data.Dataset (test may be None), got {type(dataset).__name__}")
 
 
 def _subset(ds: Any, n: int | None) -> Any:
-    if n is None or n >= len(ds.y):
+    if ds is None or n is None or n >= len(ds.y):
         return ds
     if hasattr(ds, "subset"):
         return ds.subset(n, seed=0)
@@ -299,9 +299,9 @@ def plan_minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = N
     base_cfg = {
         "arch": arch, "arch_kw": kw, "dataset": dataset if isinstance(dataset, str) else name_used,
         "data_used": name_used, "stand_in_for": getattr(train_ds, "stand_in_for", None),
-        "n_train": len(train_ds.y), "n_test": len(test_ds.y),
+        "n_train": len(train_ds.y), "n_test": 0 if test_ds is None else len(test_ds.y),
         "data_hash": _fingerprint(train_ds.x, train_ds.y),
-        "test_hash": _fingerprint(test_ds.x, test_ds.y),
+        "test_hash": None if test_ds is None else _fingerprint(test_ds.x, test_ds.y),
         "recipe": rec, "input_norm": norm,
     }
     return MinimaPlan(arch=arch, arch_kw=kw, recipe=rec, scale=sc, base_recipe=base,
@@ -318,7 +318,8 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
 
     ``dataset`` is a ``tk.data`` name (loaded with ``tk.data.load_for(name, split, scale)``, so a
     documented stand-in replaces an absent paper data set below paper scale) or a
-    ``(train, test)`` pair of data sets. ``recipe`` is a name in ``tk.recipes.RECIPES`` or a
+    ``(train, test)`` pair of data sets (``test`` may be ``None``: test metrics are then NaN).
+    ``recipe`` is a name in ``tk.recipes.RECIPES`` or a
     ``Recipe``; ``scale`` (``"smoke"``, ``"cpu"``, ``"paper"`` or a ``tk.scales.Scale``) reduces it
     as ``tk.scales.get(scale, recipe).describe()`` says; ``n=None`` takes the scale's default.
     ``arch_kw`` go to ``tk.models.build`` (``in_shape`` and ``num_classes`` are filled from the

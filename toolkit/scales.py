@@ -84,6 +84,15 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
         "cpu": dict(epochs=3, triangle_epochs=8, resolution=8),
         "paper": dict(epochs=50, triangle_epochs=100, resolution=24),
     },
+    # tk.landscape (toolkit.landscape), a reader's own model: points per path, path epochs (at
+    # most: converged paths stop), insertion rounds, the convergence test's earliest epoch and
+    # bootstrap resamples; paper = the Fig. 2 protocol (19 points, fc_depth's paper row).
+    # cpu: a 16-unit MLP on scikit-learn's digits, 4 minima: ~8 s of paths on 2 CPU cores
+    "landscape": {
+        "smoke": dict(n_points=5, path_epochs=2, insert_every=1, min_epochs=1, bootstrap=10),
+        "cpu": dict(n_points=9, path_epochs=40, insert_every=10, min_epochs=10, bootstrap=50),
+        "paper": dict(n_points=19, path_epochs=100, insert_every=25, min_epochs=20, bootstrap=100),
+    },
     # Liao & Poggio Fig. 3 (toolkit.experiments.lp_sgd_mds); paper: width 81 (see models.lp)
     "lp_sgd_mds": {
         "smoke": dict(n_train=200, width=4, stages=2, trajectories=2, epochs=1, record_every=1,
@@ -174,6 +183,10 @@ _CPU: Mapping[str, Scale] = MappingProxyType({
     "fc_converge": Scale("cpu", n_train=5000, n_minima=3,
                          note="a fixed 5,000-image training set (the loss landscape of those images) "
                               "and 3 minima instead of all 60,000 and 10"),
+    # tk.landscape's default: a reader's model, trained until converged; scikit-learn's digits
+    # (1,437 training images) fit whole: a 16-unit MLP converges in 115-180 epochs, ~3 s each
+    "converge": Scale("cpu", n_train=5000, n_test=2000, n_minima=3,
+                      note="at most 5,000 training and 2,000 test samples, 3 minima by default"),
     "lenet": Scale("cpu", n_train=10000, n_test=2000, epochs=8, n_minima=3,
                    note="10,000 images, 8 epochs instead of 50"),
 })

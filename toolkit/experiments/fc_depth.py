@@ -32,11 +32,10 @@ from toolkit.cache import cache_path, cached
 from toolkit.data import DATASETS
 from toolkit.executor import map_units, resolve_executor
 from toolkit.experiments.fc_depth_result import FCDepthResult, FCDepthUnit
+from toolkit.landscape import evaluation_barcode, minima_paths
 from toolkit.minima import MinimaPlan, MinimaSet, minima, plan_minima
-from toolkit.objectives import ModuleObjective
 from toolkit.params import as_int, as_list
-from toolkit.paths import PathConfig, PathEvaluation, PathSet, evaluate_paths, optimize_paths
-from toolkit.seeds import child_seed
+from toolkit.paths import PathConfig, PathEvaluation, PathSet
 from toolkit.topology import minima_barcode
 
 __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "fc_depth", "fc_depth_config",
@@ -137,15 +136,11 @@ def fc_minima(cfg: FCDepthConfig, dataset: str, depth: int, *, device: str = "au
 def fc_paths(cfg: FCDepthConfig, ms: MinimaSet, *, path_seed: int = 0, device: str = "auto",
              progress: bool = True) -> tuple[PathSet, PathEvaluation]:
     """The paths of ``cfg`` between every pair of the minima ``ms``, uncached: optimised and
-    evaluated on the minima's training set, with the seed of path run ``path_seed``."""
+    evaluated on the minima's training set, with the seed of path run ``path_seed``
+    (``tk.landscape``'s :func:`~toolkit.landscape.minima_paths`)."""
     # chunks of 250 images: the data bootstrap of the maxima resamples 20 of them at cpu scale
-    obj = ModuleObjective(ms.model, ms.train_data.x, ms.train_data.y, eval_chunk=250)
-    ps = optimize_paths(obj, ms.flat, config=cfg.path, device=device, progress=progress,
-                        seed=child_seed(cfg.seed, "path_run", path_seed))
-    ev = evaluate_paths(obj, ps, bootstrap=cfg.bootstrap,
-                        seed=child_seed(cfg.seed, "bootstrap", path_seed), device=device,
-                        progress=progress)
-    return ps, ev
+    return minima_paths(ms, cfg.path, seed=cfg.seed, run=path_seed, bootstrap=cfg.bootstrap,
+                        eval_chunk=250, device=device, progress=progress)
 
 
 def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: bool) -> FCDepthUnit:
@@ -153,8 +148,7 @@ def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: b
     t1 = time.perf_counter()
     runs = [fc_paths(cfg, ms, path_seed=s, device=device, progress=progress)
             for s in range(cfg.path_seeds)]
-    losses = runs[0][1].minima_losses()
-    min_losses = np.array([losses[i] for i in range(len(ms.flat))])
+    min_losses = evaluation_barcode(runs[0][1], len(ms.flat))[0]
     spe = -(-len(ms.train_data.y) // cfg.path.batch_size)
     return FCDepthUnit(
         dataset=dataset, depth=depth, n_params=int(ms.flat.shape[1]), min_losses=min_losses,
