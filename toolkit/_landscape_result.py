@@ -139,9 +139,7 @@ class Landscape:
         ends (0 when it never does). A dip next to an end means that end is not yet a minimum
         (the path runs downhill from it, and its bar starts too high by about the dip); a dip in
         the middle, that the path crosses a lower valley."""
-        ev = self.evaluation
-        return np.array([max(0.0, float(ev.endpoint_loss[p].min() - ev.loss[p].min()))
-                         for p in range(len(ev))])
+        return self.evaluation.dips().double().numpy()
 
     def minimum_level(self) -> tuple[float, float]:
         """Mean loss of the minima and their standard deviation."""
