@@ -120,7 +120,7 @@ def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
                       optimizer="adam", lr=3e-3, weight_decay=0.0, lr_schedule="garipov",
                       insert_every=s["insert_every"], insert_criterion="loss",
                       min_epochs=s["min_epochs"], conv_window=4, conv_rtol=0.05,
-                      track_subset=2048, prune=True, on_nonfinite="backoff")
+                      track_subset=s["track_subset"], prune=True, on_nonfinite="backoff")
     return FCDepthConfig(datasets=datasets, depths=depths, width=32, n_minima=n, scale=scale,
                          seed=seed, recipe="fc_converge", bootstrap=s["bootstrap"],
                          path_seeds=s["path_seeds"], path=path)
