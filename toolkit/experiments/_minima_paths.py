@@ -1,0 +1,193 @@
+"""Shared by the experiments that join trained minima by optimised paths (Fig. 4, Fig. 8,
+Tables 1-2): optimise one path per pair, evaluate every path densely on the minima's training
+set, build the barcode, and compare saddle levels honestly.
+
+Two rules every verdict built on these pieces follows:
+
+- a path maximum is an **upper bound** of the saddle it estimates; when the path engine reports
+  that a path has not converged (``PathSet.converged``), a better path could still lower it, so a
+  comparison in which the *higher* side is unconverged is unresolved, not a finding. Engines that
+  do not test convergence give ``tested=False``: the maxima are then reported as upper bounds
+  whose convergence was not tested;
+- two levels whose difference is smaller than their combined error bars are a **tie**.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from toolkit.objectives import ModuleObjective
+from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
+from toolkit.topology import Barcode, minima_barcode
+
+__all__ = ["Level", "PathPlan", "PathsOutcome", "compare", "describe_data", "paths_between"]
+
+
+@dataclass(frozen=True)
+class PathPlan:
+    """How the paths of one unit are optimised and evaluated (hashed into the unit's cache key).
+
+    ``path``: the optimiser's settings; ``between``: points evaluated on each straight piece
+    between optimised points (paper §3: the straight pieces are part of the path); ``bootstrap``:
+    resamples of the data chunks for each maximum's error bar; ``eval_chunk``: data chunk size of
+    the evaluation (the unit of the bootstrap and of BatchNorm statistics).
+    """
+
+    path: PathConfig
+    between: int
+    bootstrap: int
+    eval_chunk: int
+
+    def describe(self) -> str:
+        """One line: points, epochs, optimiser, insertion, evaluation."""
+        p = self.path
+        ins = (f"insertion '{p.insert_criterion}' every {p.insert_every} epochs"
+               if p.insert_criterion else "no insertion")
+        return (f"{p.n_points} points, {p.epochs} epochs of {p.optimizer} (lr {p.lr}, batch "
+                f"{p.batch_size}, L2 {p.weight_decay}) with projected steps, {ins}; evaluated on "
+                f"all the minima's training images with {self.between} extra point(s) per straight piece, "
+                f"{self.bootstrap} bootstrap resamples of {self.eval_chunk}-image chunks")
+
+
+@dataclass
+class PathsOutcome:
+    """Paths between ``n`` minima, evaluated.
+
+    ``pairs [P, 2]``; ``min_losses [n]``: each minimum's training loss measured by the same
+    evaluation as the paths (BatchNorm statistics recomputed); ``saddles [P]``: path maxima;
+    ``saddle_std [P]``: their bootstrap standard deviation over data chunks; ``converged [P]``:
+    the engine's per-path convergence test (all False when ``tested`` is False: not tested);
+    ``n_points [P]``: points per path after insertion; ``endpoint_gap``: largest difference
+    between ``min_losses`` and the minima store's losses; ``seconds``: optimisation + evaluation.
+    """
+
+    pairs: np.ndarray
+    min_losses: np.ndarray
+    saddles: np.ndarray
+    saddle_std: np.ndarray
+    converged: np.ndarray
+    tested: bool
+    n_points: np.ndarray
+    endpoint_gap: float
+    barcode: Barcode
+    seconds: float
+
+    def bar_paths(self) -> np.ndarray:
+        """Index into ``pairs`` of the path ending each finite bar (``barcode.finite()`` order)."""
+        index = {tuple(p): k for k, p in enumerate(self.pairs.tolist())}
+        return np.array([index[tuple(k)] for k in self.barcode.finite().killer], dtype=np.int64)
+
+    def at_endpoint(self, tol: float = 1e-6) -> np.ndarray:
+        """``[P]`` bool: paths whose maximum is one of their two minima (no barrier found, e.g.
+        when a "minimum" is not converged and the path descends from it)."""
+        ends = np.maximum(self.min_losses[self.pairs[:, 0]], self.min_losses[self.pairs[:, 1]])
+        return self.saddles <= ends + tol
+
+    def convergence_note(self) -> str:
+        """How many maxima are converged, or that the engine did not test it."""
+        if not self.tested:
+            return "convergence not tested by this path engine: every maximum is an upper bound"
+        bad = int((~self.converged).sum())
+        return (f"{len(self.converged) - bad}/{len(self.converged)} paths converged"
+                + (f"; {bad} maxima are upper bounds" if bad else ""))
+
+    def sanity(self, tol: float = 1e-4) -> tuple[bool, str]:
+        """Ends reproduce the stored minima within ``tol``, maxima lie above both ends, and no
+        minimum is flagged. Returns (passed, one line)."""
+        lo = np.maximum(self.min_losses[self.pairs[:, 0]], self.min_losses[self.pairs[:, 1]])
+        above = bool((self.saddles >= lo - 1e-6).all())
+        ok = self.endpoint_gap <= tol and above and self.barcode.flagged.size == 0
+        return ok, (f"endpoint gap {self.endpoint_gap:.1e}, maxima >= endpoints: {above}, flagged "
+                    f"minima: {self.barcode.flagged.size} -> {'ok' if ok else 'FAILED'}")
+
+
+def paths_between(model: torch.nn.Module, data, flat: torch.Tensor, stored_losses: np.ndarray,
+                  plan: PathPlan, *, seed: int, device: str = "auto", progress: bool = True,
+                  pairs=None) -> PathsOutcome:
+    """Optimise a path between every pair of minima ``flat [n, D]`` of ``model`` on ``data``
+    (``data.x``, ``data.y``: the minima's own training set), evaluate each on the same data and
+    build the barcode (uncached; the caller caches the unit). ``stored_losses [n]`` are the minima
+    store's losses, used for the endpoint check."""
+    t0 = time.perf_counter()
+    obj = ModuleObjective(model, data.x, data.y, eval_chunk=plan.eval_chunk)
+    ps = optimize_paths(obj, flat, pairs, config=plan.path, device=device, progress=progress,
+                        seed=seed)
+    ev = evaluate_paths(obj, ps, between=plan.between, bootstrap=plan.bootstrap, seed=seed,
+                        device=device, progress=progress)
+    n = len(flat)
+    ends = ev.minima_losses()
+    min_losses = np.array([ends[i] for i in range(n)], dtype=np.float64)
+    conv = getattr(ps, "converged", None)  # the engine's per-path test, when it has one
+    tested = conv is not None
+    converged = (np.asarray(torch.as_tensor(conv).cpu(), dtype=bool) if tested
+                 else np.zeros(len(ps), dtype=bool))
+    return PathsOutcome(
+        pairs=ps.pairs.numpy(), min_losses=min_losses,
+        saddles=ev.max_loss.double().cpu().numpy(), saddle_std=ev.max_loss_std.double().cpu().numpy(),
+        converged=converged, tested=tested, n_points=ps.n_points.numpy(),
+        endpoint_gap=float(np.abs(min_losses - np.asarray(stored_losses)).max()),
+        barcode=minima_barcode(min_losses, ev.saddles()), seconds=time.perf_counter() - t0)
+
+
+@dataclass(frozen=True)
+class Level:
+    """A mean loss level of a group (e.g. the bar ends of one architecture) with its error bar.
+
+    ``err``: standard error over the group's values combined with their measurement noise
+    (``sqrt(s² / k + mean(σ²) / k)``); ``converged``: True when every maximum in the group passed
+    the engine's convergence test, False when one did not, None when not tested.
+    """
+
+    mean: float
+    err: float
+    k: int
+    converged: bool | None
+
+    @classmethod
+    def of(cls, values, stds=None, converged=None) -> Level:
+        """The level of ``values [k]`` with measurement ``stds [k]`` and per-value convergence
+        flags ``converged [k]`` (None: not tested)."""
+        v = np.asarray(values, dtype=np.float64)
+        k = len(v)
+        if k == 0:
+            return cls(float("nan"), float("nan"), 0, None)
+        s2 = v.var(ddof=1) if k > 1 else 0.0
+        noise = 0.0 if stds is None else float(np.mean(np.asarray(stds, dtype=np.float64) ** 2))
+        conv = None if converged is None else bool(np.all(converged))
+        return cls(float(v.mean()), float(np.sqrt(s2 / k + noise / k)), k, conv)
+
+    def text(self, digits: int = 3) -> str:
+        """``"0.512 ± 0.031"``, with "(upper bound)" when not converged or not tested."""
+        bound = "" if self.converged else " (upper bound)"
+        return f"{self.mean:.{digits}f} ± {self.err:.{digits}f}{bound}"
+
+
+def compare(lower_expected: Level, higher_expected: Level) -> str:
+    """Whether ``lower_expected`` is below ``higher_expected``: ``"lower"`` (beyond the combined
+    error bars, and the higher side's maxima converged or untested), ``"tie"`` (within the error
+    bars), ``"higher"`` (the reverse, beyond the error bars and with the now-higher side
+    converged or untested), or ``"unresolved"`` (the side that came out higher has unconverged
+    maxima, which better paths could lower below the other)."""
+    a, b = lower_expected, higher_expected
+    if a.k == 0 or b.k == 0 or not (np.isfinite(a.mean) and np.isfinite(b.mean)):
+        return "unresolved"
+    if abs(a.mean - b.mean) <= a.err + b.err:
+        return "tie"
+    top = b if a.mean < b.mean else a
+    if top.converged is False:
+        return "unresolved"
+    return "lower" if a.mean < b.mean else "higher"
+
+
+def describe_data(ms, *, what: str = "minima, paths and evaluation") -> str:
+    """The data a minima set actually used, e.g. ``"fashion-mnist, 500 training images (STAND-IN
+    for cifar10: ...)"``."""
+    n = len(ms.train_data.y)
+    text = f"{ms.dataset}, {n:,} training images for {what}, {len(ms.test_data.y):,} test images"
+    if ms.stand_in_note:
+        text += f" (STAND-IN for {ms.config['stand_in_for']}: {ms.stand_in_note})"
+    return text
