@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 TOOLKIT_SRC := $(shell find toolkit -name '*.py' 2>/dev/null)
 
-.PHONY: book test lint clean venv
+.PHONY: book test browser lint clean venv
 .DELETE_ON_ERROR:
 
 venv: $(STAMP)
@@ -24,14 +24,17 @@ $(STAMP): pyproject.toml
 book/executed/%.ipynb: notebooks/%.ipynb $(TOOLKIT_SRC) | $(STAMP)
 	$(PY) -m toolkit.book execute $< $@
 
+# table (book/figures.yml + results/), jupyter-book (warnings are errors), then the page checks
 book: $(STAMP) $(EXECUTED)
-	$(PY) -m toolkit.book table
-	$(VENV)/bin/jupyter-book build book --warningiserror --keep-going --quiet
-	$(PY) -m toolkit.book check book/_build/html
-	@echo "book: $(CURDIR)/book/_build/html/index.html"
+	$(PY) -m toolkit.book build
 
+# The browser test (tests/test_browser.py) runs when Chromium is installed, else it is skipped.
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Only the smoke book opened in Chromium; screenshots in book/_build/screenshots/
+browser: $(STAMP)
+	$(PY) -m pytest -q tests/test_browser.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check toolkit tests benchmarks

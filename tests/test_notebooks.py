@@ -1,20 +1,15 @@
 """Every notebook runs under papermill at scale="smoke", and the book builds from the results.
 
-The notebooks are executed once per test session into a temporary book (with its own cache and
-results folders); the tests then check each notebook, the house style, and the built HTML.
+The notebooks are executed once per test session into a temporary book (the ``smoke_book``
+fixture of conftest.py, with its own cache and results folders); the tests then check each
+notebook, the house style, and the built HTML (tests/test_browser.py opens it in Chromium).
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -22,38 +17,6 @@ from toolkit import book
 
 NOTEBOOKS = sorted(book.NOTEBOOKS.glob("*.ipynb"))
 IDS = [p.stem for p in NOTEBOOKS]
-
-
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
-    root = tmp_path_factory.mktemp("smoke_book")
-    env = {"TOOLKIT_RESULTS_DIR": str(root / "results"), "TOOLKIT_CACHE_DIR": str(root / "cache")}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    target = root / "book"
-    shutil.copytree(book.BOOK, target, ignore=shutil.ignore_patterns("_build", "executed", "_generated"))
-    errors = {}
-    try:
-        for nb in NOTEBOOKS:
-            try:
-                book.execute(nb, target / "executed" / nb.name, {"scale": "smoke"})
-            except Exception as err:  # noqa: BLE001 - reported per notebook below
-                errors[nb.stem] = f"{type(err).__name__}: {err}"
-        (target / "_generated").mkdir()
-        (target / "_generated" / "reproduction.md").write_text(book.reproduction_table())
-        (target / "_generated" / "api.md").write_text(book.api_reference())
-        jb = Path(sys.executable).parent / "jupyter-book"
-        proc = subprocess.run([str(jb), "build", str(target), "--path-output", str(root / "out"),
-                               "--warningiserror", "--keep-going", "--quiet"],
-                              capture_output=True, text=True, timeout=600)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return SimpleNamespace(root=root, book=target, html=root / "out" / "_build" / "html",
-                           results=root / "results", errors=errors, build=proc)
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=IDS)
@@ -114,3 +77,31 @@ def test_book_builds_with_figures_and_no_errors(smoke_book):
     for stem in IDS:
         assert f"executed/{stem}.html" in index, f"{stem} missing from the reproduction table"
     assert "not run" not in index
+
+
+def test_book_is_offline_and_names_no_build_folder(smoke_book):
+    """MathJax comes from the built book; no page loads a script or stylesheet from the network
+    or shows a folder of the machine that built it (here: the repository, the smoke folder)."""
+    intro = (smoke_book.html / "executed" / "intro_barcodes.html").read_text()
+    assert '_static/mathjax/tex-chtml-full.js' in intro and 'class="math' in intro
+    assert (smoke_book.html / "_static" / "mathjax" / "tex-chtml-full.js").is_file()
+    for page in sorted(smoke_book.html.rglob("*.html")):
+        text = page.read_text()
+        assert book.remote_assets(text) == [], page
+        assert not re.search(r"<(script|link)[^>]*(src|href)=\"https?://", text), page
+        for folder in (str(book.REPO_ROOT), str(smoke_book.root)):
+            assert folder not in text, f"{page.name} names {folder}"
+
+
+def test_chapter_pages_say_how_to_rerun(smoke_book):
+    for stem in IDS:
+        cells = json.loads((smoke_book.book / "executed" / f"{stem}.ipynb").read_text())["cells"]
+        notes = [c for c in cells if "book-rerun" in c["metadata"].get("tags", [])]
+        assert len(notes) == 1 and cells.index(notes[0]) == 1, stem
+        text = "".join(notes[0]["source"])
+        assert f"papermill notebooks/{stem}.ipynb out.ipynb -p scale paper" in text
+        assert "scale `smoke`" in text and f"{{download}}`executed notebook <{stem}.ipynb>`" in text
+
+
+def test_every_notebook_has_a_row_and_a_toc_line():
+    assert book.check_figures() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,25 +11,131 @@ import toolkit as tk
 from toolkit import book
 
 
+def _notebook(folder, name, title="Title"):
+    cell = {"cell_type": "markdown", "metadata": {}, "source": [f"# {title} of {name}\n"]}
+    (folder / f"{name}.ipynb").write_text(json.dumps({"cells": [cell]}))
+
+
+FIGURES_YML = """
+parts:
+  - title: Paper One
+    rows:
+      - {label: Fig. 2, claim: "bars | match", notebook: a_fig, paper: "0.12 -> 0.03", also: App. X}
+      - {label: Fig. 3, claim: lost caption, notebook: null}
+      - {label: Table 1, claim: later, notebook: d_fig, paper: "67.4%"}
+  - title: Paper Two
+    rows:
+      - {label: Fig. 1, claim: not run yet, notebook: b_fig}
+"""
+TOC_YML = """
+format: jb-book
+root: index
+parts:
+  - caption: One
+    chapters:
+      - file: executed/a_fig
+      - file: executed/b_fig
+"""
+
+
 def test_run_record_roundtrip_and_table(tmp_path, monkeypatch):
     monkeypatch.setenv("TOOLKIT_RESULTS_DIR", str(tmp_path / "results"))
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
-    for name in ("a_fig", "b_fig"):
-        cell = {"cell_type": "markdown", "metadata": {}, "source": [f"# Title of {name}\n"]}
-        (nbs / f"{name}.ipynb").write_text(json.dumps({"cells": [cell]}))
-    run = tk.Run("a_fig", "Fig. 9", "bars | match", "cpu")
+    for name in ("a_fig", "b_fig", "e_fig"):
+        _notebook(nbs, name)
+    (tmp_path / "figures.yml").write_text(FIGURES_YML)
+    (tmp_path / "_toc.yml").write_text(TOC_YML)
+    run = tk.Run("a_fig", "Fig. 2", "bars | match", "cpu")
     import numpy as np
 
-    rec = run.finish(status="reproduced", dataset="toy", runs="1 run", finding="max diff 0.1%",
-                     numbers={"diff": np.float64(0.001)})
-    assert rec.numbers == {"diff": 0.001} and rec.wall_time_s >= 0
-    table = book.reproduction_table(nbs)
-    lines = table.strip().splitlines()
-    assert len(lines) == 4
-    assert "{doc}`Fig. 9 <executed/a_fig>`" in lines[2] and "**reproduced**" in lines[2]
-    assert "bars \\| match" in lines[2]
-    assert "not run" in lines[3] and "Title of b_fig" in lines[3]
+    rec = run.finish(status="partly reproduced", dataset="toy (details) — why", runs="1 run",
+                     finding="max diff 0.1%", numbers={"diff": np.float64(0.001)}, ours="0.118 -> 0.181")
+    assert rec.numbers == {"diff": 0.001} and rec.wall_time_s >= 0 and rec.ours == "0.118 -> 0.181"
+    table = book.reproduction_table(nbs, figures=tmp_path / "figures.yml", toc=tmp_path / "_toc.yml")
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "Figure" not in line]
+    # the papers' order, then the notebook no row names
+    assert [r.split(" | ")[0] for r in rows] == [
+        '| {doc}`Fig. 2 <executed/a_fig>` <span class="also">App. X</span>', "| Fig. 3",
+        "| Table 1", "| {doc}`Fig. 1 <executed/b_fig>`", "| Title of e\\_fig"]
+    a, lost, later, b, other = rows
+    assert 'class="status status-partly"' in a and ">partly<" in a and "bars \\| match" in a
+    assert "| 0.12 -> 0.03 | 0.118 -> 0.181 |" in a  # the paper's headline beside ours
+    assert '`cpu` · <span title="toy (details) — why">toy</span>' in a  # short data, full on hover
+    assert "status-not-yet-written" in lost and "status-not-yet-written" in later and "67.4%" in later
+    assert "status-not-run" in b and "status-not-run" in other
+    assert table.index("### Paper One") < table.index("### Paper Two") < table.index("### Other chapters")
+    assert "Rows: 5" in table
+
+
+def test_check_figures_names_what_is_missing(tmp_path):
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    for name in ("a_fig", "e_fig"):
+        _notebook(nbs, name)
+    (tmp_path / "figures.yml").write_text(FIGURES_YML)
+    (tmp_path / "_toc.yml").write_text(TOC_YML)
+    problems = book.check_figures(nbs, tmp_path / "figures.yml", tmp_path / "_toc.yml")
+    assert problems == ["e_fig.ipynb: no row of figures.yml names it (add its figure there)",
+                        "e_fig.ipynb: not in _toc.yml (add '- file: executed/e_fig')",
+                        "_toc.yml: executed/b_fig has no notebooks/b_fig.ipynb"]
+
+
+def test_figures_yml_lists_both_papers_in_order():
+    rows = book.load_figures()
+    parts = list(dict.fromkeys(r.part for r in rows))
+    assert parts[0] == "Introduction" and "Barannikov" in parts[1] and "Liao" in parts[2]
+    stems = {r.notebook for r in rows}
+    for stem in ("intro_barcodes", "fig02_fc_depth", "fig13_error_bars", "app_e_path_characteristics",
+                 "app_i_triangles", "lp_fig03_sgd_mds", "fig04_cnn_width_depth", "tab01_resnet_minima_types",
+                 "fig06_wrn_curves", "lp_fig05_perturb_retrain", "toolkit_your_model"):
+        assert stem in stems
+    labels = " ".join(r.label + " " + r.also for r in rows if "Barannikov" in r.part or r.part == "Introduction")
+    for n in range(1, 17):  # every figure of Topological Obstructions has a row
+        assert f"{n}" in labels
+
+
+def test_toc_files_and_the_real_toc():
+    docs = book.toc_files()
+    assert docs[0] == "index" and "executed/intro_barcodes" in docs and "reproducing" in docs
+
+
+def test_scrub_paths_hides_the_build_machine(monkeypatch, tmp_path):
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(tmp_path / "cache"))
+    text = f"absent from {book.REPO_ROOT}/data/raw/cifar10/; cache {tmp_path}/cache/x.pt; home {Path.home()}/x"
+    assert book.scrub_paths(text) == "absent from data/raw/cifar10/; cache $TOOLKIT_CACHE_DIR/x.pt; home ~/x"
+
+
+def test_executed_copy_gets_rerun_note_and_no_paths(tmp_path):
+    import nbformat
+
+    path = tmp_path / "fig.ipynb"
+    book.write_notebook(path, [("md", "# T\nclaim"), ("params", "scale = 'cpu'"), ("code", "x = 1")])
+    nb = nbformat.read(str(path), as_version=4)
+    image = "iVBORw0KGgo/root/" + "A" * 20  # base64 may contain "/root" by chance: left alone
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", text=f"data in {book.REPO_ROOT}/data/raw\n"),
+                           nbformat.v4.new_output("display_data", data={"image/png": image})]
+    nbformat.write(nb, str(path))
+    for _ in range(2):  # idempotent
+        book._finish_executed(path, "fig", "smoke")
+    cells = nbformat.read(str(path), as_version=4).cells
+    assert [c.cell_type for c in cells] == ["markdown", "markdown", "code", "code"]
+    assert "papermill notebooks/fig.ipynb out.ipynb -p scale paper" in cells[1].source
+    assert "scale `smoke`" in cells[1].source
+    assert cells[3].outputs[0].text == "data in data/raw\n" and cells[3].outputs[1].data["image/png"] == image
+
+
+def test_remote_assets_finds_scripts_and_styles_not_links():
+    page = """<script src="https://cdn.example.org/m.js"></script><a href="https://arxiv.org/abs/1">x</a>
+    <link rel="stylesheet" href="//fonts.example.org/a.css"><link rel="next" href="https://x.org/b.html">
+    <script src="_static/mathjax/tex-chtml-full.js"></script><style>@import url("https://f.org/c.css")</style>"""
+    found = book.remote_assets(page)
+    assert len(found) == 3 and "cdn.example.org" in found[0] and "fonts.example.org" in found[1]
+
+
+def test_short_data_keeps_the_name():
+    assert book._short_data("mnist, fashion-mnist (real; a subset (256) of images) — note") == "mnist, fashion-mnist"
+    assert book._short("a b c d e f", 7) == "a b c …"
 
 
 def test_smoke_runs_are_illustrations_and_stand_ins_never_reproduce(tmp_path, monkeypatch):

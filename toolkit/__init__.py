@@ -6,7 +6,7 @@ re-exported here; modules and helpers starting with ``_`` are private.
 
 from __future__ import annotations
 
-from toolkit import cache, seeds
+from toolkit import cache, params, seeds
 from toolkit._device import resolve_device
 from toolkit.cache import cached
 

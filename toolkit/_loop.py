@@ -15,6 +15,7 @@ synchronisation), and a progress bar. What differs is a :class:`Task`:
   and return the step to continue from (learning-rate back-off), or return ``None``;
 - ``end_epoch(epoch)``: per-epoch bookkeeping; returns the progress bar's postfix;
 - ``checked(step)``: the state at ``step`` passed its check (e.g. keep it to back off to);
+- ``finished()``: nothing is left to optimise (checked after every epoch; the run ends early);
 - ``state()`` / ``load(state, step)``: what the checkpoint holds (anything :func:`toolkit.cache.encode`
   stores, dataclasses included) and the step it was taken at.
 """
@@ -46,6 +47,9 @@ class Task:
     def checked(self, step: int) -> None:
         return None
 
+    def finished(self) -> bool:
+        return False
+
     def state(self) -> Any:
         raise NotImplementedError
 
@@ -61,7 +65,8 @@ def run(task: Task, *, epochs: int, steps_per_epoch: int, fingerprint: str,
         checkpoint: str | os.PathLike | None = None, resume: bool = True,
         checkpoint_every: int | None = None, check_every: int = 50, progress: bool = True,
         desc: str = "", unit: str = "step") -> int:
-    """Run ``task`` for ``epochs × steps_per_epoch`` steps; returns the number of steps done.
+    """Run ``task`` for ``epochs × steps_per_epoch`` steps (fewer when ``task.finished()``);
+    returns the number of steps done.
 
     With ``checkpoint`` set, the task's state is saved there every ``checkpoint_every`` steps
     (default: every epoch) and at the end; ``resume=True`` continues from a checkpoint of the same
@@ -78,6 +83,8 @@ def run(task: Task, *, epochs: int, steps_per_epoch: int, fingerprint: str,
         if saved is not None:
             step = int(saved["step"])
             task.load(decode(saved["task"]), step)
+            if task.finished():
+                return step
     bar = progress_bar(total=total, initial=step, enabled=progress, desc=desc, unit=unit,
                        leave=False)
     last_check, epoch_open = step, None
@@ -112,6 +119,10 @@ def run(task: Task, *, epochs: int, steps_per_epoch: int, fingerprint: str,
                 save_checkpoint(checkpoint, fingerprint, {"step": step, "task": encode(task.state())})
             if end:
                 _epoch_done(epoch)
+                if task.finished():
+                    if checkpoint is not None and step % every != 0:
+                        save_checkpoint(checkpoint, fingerprint, {"step": step, "task": encode(task.state())})
+                    break
     finally:
         bar.close()
     return step

@@ -1,48 +1,171 @@
 """Book build steps, used by the Makefile and the tests: ``python -m toolkit.book <command>``.
 
 - ``execute SRC DST [-p name value ...]``: run a source notebook with papermill into an executed
-  copy (written only when the run succeeds; a failed run is kept as ``DST.failed.ipynb``).
-- ``table [--out book/_generated/reproduction.md]``: the reproduction table from ``results/``.
-- ``check HTML_DIR``: every chapter page exists, shows figures and has no error output.
+  copy (written only when the run succeeds; a failed run is kept as ``DST.failed.ipynb``). The
+  copy names no folder of the machine that ran it and opens with a note on how to re-run it.
+  Values are read as Python literals (``-p depths "[2, 4]"``, ``-p seed 1``; other text stays
+  text). Only a chapter executed into ``book/executed/`` writes its record to ``results/`` (see
+  :func:`toolkit.report.record_dir`).
+- ``table [--book book]``: the reproduction table (rows from ``book/figures.yml``, results from
+  ``results/``) and the API list, into ``book/_generated/``.
+- ``build [--book book] [--out DIR]``: ``table``, then jupyter-book (warnings are errors), then
+  ``check``.
+- ``check HTML_DIR``: every chapter page exists, shows figures, has no error output, loads
+  nothing from the network and names no folder of the build machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.cache import REPO_ROOT, atomic_write_text
-from toolkit.report import load_records, results_dir
+from toolkit.params import parse_cli_value
+from toolkit.report import BOOK_CHAPTER_ENV, RunRecord, load_records, results_dir
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 BOOK = REPO_ROOT / "book"
+FIGURES = BOOK / "figures.yml"
+TOC = BOOK / "_toc.yml"
+
+#: record status -> the short word shown in the table (its CSS class is ``status-<word>``)
+STATUS_WORDS = {"reproduced": "reproduced", "partly reproduced": "partly",
+                "not reproduced": "not reproduced", "on stand-in": "on stand-in",
+                "illustration": "illustration"}
+NOT_WRITTEN = "not yet written"  # table only: the row's notebook does not exist yet
+NOT_RUN = "not run"  # the notebook exists but saved no record
+_RERUN_TAG = "book-rerun"
+
+
+# --- executing notebooks -------------------------------------------------------------------
+
+def _machine_paths() -> list[tuple[str, str]]:
+    """(absolute folder of this machine, what the book shows instead), most specific first."""
+    pairs = [(str(REPO_ROOT), ".")]
+    for var in ("TOOLKIT_CACHE_DIR", "TOOLKIT_RESULTS_DIR"):
+        if os.environ.get(var):
+            pairs += [(str(Path(os.environ[var]).resolve()), f"${var}"),
+                      (os.environ[var].rstrip("/"), f"${var}")]
+    if not Path(sys.prefix).resolve().is_relative_to(REPO_ROOT):
+        pairs.append((sys.prefix, "<python>"))
+    pairs += [(str(Path.home()), "~"), (tempfile.gettempdir(), "<tmp>")]
+    pairs = [(p, r) for p, r in pairs if len(p) > 1]
+    return sorted(set(pairs), key=lambda pr: -len(pr[0]))
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with this machine's absolute folders made relative (the repository) or named
+    (``$TOOLKIT_CACHE_DIR``, ``~``, ``<tmp>``): a page must not show where it was built."""
+    for prefix, repl in _machine_paths():
+        if repl == ".":  # repository paths read as repository-relative ones
+            text = text.replace(prefix + "/", "")
+        text = text.replace(prefix, repl)
+    return text
+
+
+def _scrub_notebook(nb) -> None:
+    """Scrub the text a reader sees (outputs, tracebacks, papermill's paths), never image data."""
+    def scrub(value):
+        if isinstance(value, list):
+            return [scrub_paths(v) if isinstance(v, str) else v for v in value]
+        return scrub_paths(value) if isinstance(value, str) else value
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = scrub(out["text"])
+            if "traceback" in out:
+                out["traceback"] = scrub(out["traceback"])
+            if "evalue" in out:
+                out["evalue"] = scrub(out["evalue"])
+            for mime, value in out.get("data", {}).items():
+                if mime.startswith("text/"):  # image/* is base64: "/root" may occur by chance
+                    out["data"][mime] = scrub(value)
+    pm = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path", "cwd"):
+        if isinstance(pm.get(key), str):
+            pm[key] = scrub_paths(pm[key])
+
+
+def _parameter_default(src: Path, name: str) -> str | None:
+    nb = json.loads(src.read_text())
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            m = re.search(rf"^{name}\s*=\s*[\"']([^\"']*)[\"']", "".join(cell["source"]), re.M)
+            return m.group(1) if m else None
+    return None
+
+
+def rerun_note(stem: str, scale: str | None) -> str:
+    """The note that opens every chapter page: where its notebook is and how to re-run it."""
+    other = "paper" if scale != "paper" else "cpu"
+    ran = f"executed at scale `{scale}`" if scale else "executed"
+    return f"""\
+:::{{admonition}} This page is a notebook
+:class: tip rerun-note
+
+It is `notebooks/{stem}.ipynb` {ran} (download the {{download}}`executed notebook <{stem}.ipynb>`).
+To re-run it at another scale (`smoke`: seconds; `cpu`: the book's default; `paper`: the
+paper's settings, a GPU advised), from the repository root:
+
+```bash
+.venv/bin/papermill notebooks/{stem}.ipynb out.ipynb -p scale {other}
+```
+:::"""
+
+
+def _finish_executed(path: Path, stem: str, scale: str | None) -> None:
+    """Make the executed copy fit for the book: no machine paths, the re-run note after the
+    notebook's first (title) cell."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    _scrub_notebook(nb)
+    nb.cells = [c for c in nb.cells if _RERUN_TAG not in c.get("metadata", {}).get("tags", [])]
+    note = nbformat.v4.new_markdown_cell(rerun_note(stem, scale))
+    note.metadata["tags"] = [_RERUN_TAG]
+    note["id"] = _RERUN_TAG
+    first_md = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+    nb.cells.insert(first_md + 1, note)
+    nbformat.write(nb, str(path))
 
 
 def execute(src: Path, dst: Path, parameters: dict | None = None) -> None:
     """Execute ``src`` with papermill, writing ``dst`` atomically; raise on a failing cell."""
     import papermill as pm
 
+    parameters = parameters or {}
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=".ipynb")
     os.close(fd)
-    env_before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # progress bars are for terminals, not book pages
+    env = {"TQDM_DISABLE": "1"}  # progress bars are for terminals, not book pages
+    # reliability (issue 14): only the book's own chapters write the results/ the table reads
+    if dst.resolve().parent == (BOOK / "executed").resolve():
+        env[BOOK_CHAPTER_ENV] = dst.stem
+    env_before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
-        pm.execute_notebook(str(src), tmp, parameters=parameters or {}, cwd=str(src.parent),
+        pm.execute_notebook(str(src), tmp, parameters=parameters, cwd=str(src.parent),
                             kernel_name="python3", progress_bar=False, log_output=False)
+        scale = parameters.get("scale") or _parameter_default(src, "scale")
+        _finish_executed(Path(tmp), src.stem, scale)
     except Exception:
         os.replace(tmp, dst.with_suffix(".failed.ipynb"))
         raise
     finally:
-        if env_before is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = env_before
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     os.replace(tmp, dst)
 
 
@@ -69,6 +192,52 @@ def write_notebook(path: Path, cells: list[tuple[str, str]]) -> None:
     nbformat.write(nb, str(path))
 
 
+# --- the reproduction table ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One row of ``book/figures.yml``: figures/tables of a paper and the notebook for them."""
+
+    part: str
+    label: str
+    claim: str
+    notebook: str | None = None
+    also: str = ""
+    paper: str = ""
+
+
+def load_figures(path: Path = FIGURES) -> list[FigureRow]:
+    """The rows of ``figures.yml`` in the file's order (the papers' order)."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    rows = []
+    for part in data["parts"]:
+        for row in part["rows"]:
+            unknown = set(row) - {"label", "claim", "notebook", "also", "paper"}
+            if unknown or not row.get("label") or not row.get("claim"):
+                raise ValueError(f"{path}: row {row!r} needs label and claim; unknown keys {sorted(unknown)}")
+            rows.append(FigureRow(part=part["title"], label=str(row["label"]), claim=str(row["claim"]),
+                                  notebook=row.get("notebook") or None, also=str(row.get("also") or ""),
+                                  paper=str(row.get("paper") or "")))
+    return rows
+
+
+def toc_files(toc: Path = TOC) -> list[str]:
+    """Every document of ``_toc.yml`` (root first), e.g. ``["index", "executed/intro_barcodes"]``."""
+    import yaml
+
+    def walk(node: object) -> list[str]:
+        if isinstance(node, dict):
+            own = [str(node[k]) for k in ("root", "file") if k in node]
+            return own + [f for v in node.values() for f in walk(v)]
+        if isinstance(node, list):
+            return [f for v in node for f in walk(v)]
+        return []
+
+    return [re.sub(r"\.(md|ipynb)$", "", f) for f in walk(yaml.safe_load(toc.read_text()))]
+
+
 def _notebook_title(path: Path) -> str:
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
@@ -79,31 +248,130 @@ def _notebook_title(path: Path) -> str:
     return path.stem
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _md(text: str) -> str:
+    """Plain text for a Markdown table cell: nothing in it is markup."""
+    text = scrub_paths(str(text)).replace("\n", " ").replace("&", "&amp;").replace("<", "&lt;")
+    return re.sub(r"([|*`$\\\[\]_])", r"\\\1", text)
+
+
+def _attr(text: str) -> str:
+    return html.escape(scrub_paths(str(text)).replace("\n", " "), quote=True).replace("|", "&#124;")
+
+
+def _short(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters (with an ellipsis)."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + " …"
+
+
+def _short_data(dataset: str) -> str:
+    """The data set's name without the parenthesised details and the explanation after ' — '."""
+    text = str(dataset).split(" — ")[0]
+    while re.search(r"\([^()]*\)", text):
+        text = re.sub(r"\s*\([^()]*\)", "", text)
+    return _short(re.sub(r"\s+([,;])", r"\1", text), 48)
+
+
+def _with_title(short: str, full: str) -> str:
+    """``short`` in a cell; the full text on hover when something was cut."""
+    if " ".join(full.split()) == short:
+        return _md(short)
+    return f'<span title="{_attr(full)}">{_md(short)}</span>'
 
 
 def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def reproduction_table(notebooks: Path = NOTEBOOKS, results: Path | None = None) -> str:
-    """Markdown table of every notebook's saved run record (``not run`` when there is none)."""
+def _status_badge(word: str, full: str | None = None) -> str:
+    css = "status-" + re.sub(r"[^a-z]+", "-", word.lower()).strip("-")
+    title = f' title="{_attr(full)}"' if full and full != word else ""
+    return f'<span class="status {css}"{title}>{_md(word)}</span>'
+
+
+def _row_cells(row: FigureRow, rec: RunRecord | None, exists: bool, in_toc: bool) -> list[str]:
+    label = _md(row.label)
+    if exists and in_toc:
+        label = f"{{doc}}`{row.label.replace('<', '&lt;')} <executed/{row.notebook}>`"
+    if row.also:
+        label += f' <span class="also">{_md(row.also)}</span>'
+    paper_text = (rec.paper if rec and rec.paper else row.paper) or ""
+    paper = _with_title(_short(paper_text, 80), paper_text)
+    if not exists:
+        return [label, _md(row.claim), _status_badge(NOT_WRITTEN), paper, "", "", ""]
+    if rec is None:
+        return [label, _md(row.claim), _status_badge(NOT_RUN), paper, "", "", ""]
+    word = STATUS_WORDS.get(rec.status, rec.status)
+    ours_text = rec.ours or rec.finding  # records from before the headline numbers: the finding
+    ours = _with_title(_short(ours_text, 80), ours_text)
+    data = f"`{rec.scale}` · " + _with_title(_short_data(rec.dataset), rec.dataset)
+    wall = _duration(rec.wall_time_s)
+    if rec.compute_s is not None and rec.compute_s > rec.wall_time_s:  # results from the cache
+        wall = _with_title(_duration(rec.compute_s), f"computing took {_duration(rec.compute_s)}; "
+                           f"this run loaded the cached results in {_duration(rec.wall_time_s)}")
+    return [label, _md(row.claim), _status_badge(word, rec.status), paper, ours, data, wall]
+
+
+_HEADER = ("Figure", "Claim", "Status", "Paper", "Ours", "Scale · data", "Wall time")  # widths: book.css
+
+
+def _markdown_table(rows: list[list[str]]) -> str:
+    lines = ["```{table}", ":class: reproduction", "",
+             "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines + ["```"])
+
+
+def reproduction_table(notebooks: Path = NOTEBOOKS, results: Path | None = None,
+                       figures: Path = FIGURES, toc: Path = TOC) -> str:
+    """The front page's table: one row per figure/table of ``figures.yml`` in the papers' order,
+    its status from the notebook's saved record (``not yet written`` while the notebook does not
+    exist), then any notebook no row names."""
     records = load_records(results or results_dir())
-    rows = ["| Figure | Paper's claim | Status: what we found | Data, scale, runs | Wall time |",
-            "|---|---|---|---|---|"]
+    in_toc = {f.removeprefix("executed/") for f in toc_files(toc) if f.startswith("executed/")}
+    rows = load_figures(figures)
+    named = {r.notebook for r in rows if r.notebook}
     for nb in sorted(notebooks.glob("*.ipynb")):
-        rec = records.get(nb.stem)
-        if rec is None:
-            rows.append(f"| {{doc}}`{_cell(_notebook_title(nb))} <executed/{nb.stem}>` | | not run | | |")
-            continue
-        wall = _duration(rec.wall_time_s)
-        if rec.compute_s is not None:
-            wall += f" (compute: {_duration(rec.compute_s)})"
-        rows.append(f"| {{doc}}`{_cell(rec.figure)} <executed/{nb.stem}>` | {_cell(rec.claim)} | "
-                    f"**{rec.status}**: {_cell(rec.finding)} | {_cell(rec.dataset)}; scale "
-                    f"`{rec.scale}`; {_cell(rec.runs)} | {wall} |")
-    return "\n".join(rows) + "\n"
+        if nb.stem not in named:
+            rec = records.get(nb.stem)
+            rows.append(FigureRow(part="Other chapters", label=rec.figure if rec else _notebook_title(nb),
+                                  claim=rec.claim if rec else "", notebook=nb.stem))
+    parts: dict[str, list[list[str]]] = {}
+    counts: dict[str, int] = {}
+    for row in rows:
+        exists = row.notebook is not None and (notebooks / f"{row.notebook}.ipynb").exists()
+        rec = records.get(row.notebook) if exists else None
+        cells = _row_cells(row, rec, exists, row.notebook in in_toc)
+        parts.setdefault(row.part, []).append(cells)
+        word = (STATUS_WORDS.get(rec.status, rec.status) if rec else NOT_RUN) if exists else NOT_WRITTEN
+        counts[word] = counts.get(word, 0) + 1
+    order = [*STATUS_WORDS.values(), NOT_RUN, NOT_WRITTEN]
+    legend = " ".join(f"{_status_badge(w)} {counts[w]}" for w in order if counts.get(w))
+    out = [f"Rows: {len(rows)}; by status: {legend}", ""]
+    for title, cells in parts.items():
+        out += [f"### {_md(title)}", "", _markdown_table(cells), ""]
+    return "\n".join(out)
+
+
+def check_figures(notebooks: Path = NOTEBOOKS, figures: Path = FIGURES, toc: Path = TOC) -> list[str]:
+    """Problems between notebooks, ``figures.yml`` and ``_toc.yml``: a notebook that no row
+    names or that the table of contents lacks, a chapter in the toc without a notebook."""
+    rows = load_figures(figures)
+    named = {r.notebook for r in rows if r.notebook}
+    docs = toc_files(toc)
+    chapters = {f.removeprefix("executed/") for f in docs if f.startswith("executed/")}
+    problems = []
+    for nb in sorted(notebooks.glob("*.ipynb")):
+        if nb.stem not in named:
+            problems.append(f"{nb.name}: no row of {figures.name} names it (add its figure there)")
+        if nb.stem not in chapters:
+            problems.append(f"{nb.name}: not in {toc.name} (add '- file: executed/{nb.stem}')")
+    for stem in sorted(chapters):
+        if not (notebooks / f"{stem}.ipynb").exists():
+            problems.append(f"{toc.name}: executed/{stem} has no notebooks/{stem}.ipynb")
+    return problems
 
 
 def api_reference() -> str:
@@ -128,7 +396,7 @@ def api_reference() -> str:
                 sig = "(...)"
             sig = sig if len(sig) <= 90 else sig[:87] + "...)"
             lines.append(f"- `tk.{name}{sig}`: {first}")
-    return "\n".join(lines) + "\n"
+    return scrub_paths("\n".join(lines) + "\n")
 
 
 def write_if_changed(text: str, path: Path) -> bool:
@@ -139,23 +407,72 @@ def write_if_changed(text: str, path: Path) -> bool:
     return True
 
 
+def write_generated(book_dir: Path = BOOK) -> dict[Path, bool]:
+    """Write ``_generated/reproduction.md`` and ``_generated/api.md``; which ones changed."""
+    out = book_dir / "_generated"
+    return {path: write_if_changed(text, path) for text, path in
+            ((reproduction_table(), out / "reproduction.md"), (api_reference(), out / "api.md"))}
+
+
+def build_html(book_dir: Path = BOOK, out: Path | None = None) -> subprocess.CompletedProcess:
+    """jupyter-book 1.x, warnings as errors; HTML in ``<out or book_dir>/_build/html``."""
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb), "build", str(book_dir), "--warningiserror", "--keep-going", "--quiet"]
+    if out is not None:
+        cmd += ["--path-output", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+# --- checking the built HTML ---------------------------------------------------------------
+
 _ERROR_MARKERS = ("Traceback (most recent call last)", "output traceback", "output error")
+_REMOTE_ASSET = re.compile(
+    r"<(?:script|img|iframe|source|audio|video)\b[^>]*\bsrc=[\"']?(?:https?:)?//[^\"' >]+"
+    r"|<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^\"' >]+[^>]*>"
+    r"|@import\s+(?:url\()?[\"']?(?:https?:)?//|url\([\"']?(?:https?:)?//", re.I)
+
+
+def remote_assets(page_html: str) -> list[str]:
+    """Scripts, stylesheets, images, frames or CSS imports the page would fetch from the network
+    (a plain ``<a href>`` to a paper is a link, not an asset)."""
+    found = []
+    for m in _REMOTE_ASSET.finditer(page_html):
+        tag = m.group(0)
+        if tag.lower().startswith("<link") and not re.search(r"rel=[\"']?(stylesheet|preload|modulepreload|icon)", tag, re.I):
+            continue
+        found.append(tag[:160])
+    return found
 
 
 def check_pages(html_dir: Path, notebooks: Path = NOTEBOOKS) -> list[str]:
-    """Problems found in the built book: missing chapter pages, pages without figures, errors."""
+    """Problems found in the built book: missing chapter pages, pages without figures, error
+    outputs, network assets, MathJax not served from the book, folders of the build machine."""
     problems = []
     for nb in sorted(notebooks.glob("*.ipynb")):
         page = html_dir / "executed" / f"{nb.stem}.html"
         if not page.exists():
             problems.append(f"{page}: missing")
             continue
-        html = page.read_text()
-        if not re.search(r"<img [^>]*src=\"[^\"]*\.(png|svg)\"", html):
+        text = page.read_text()
+        if not re.search(r"<img [^>]*src=\"[^\"]*\.(png|svg)\"", text):
             problems.append(f"{page}: no figure")
         for marker in _ERROR_MARKERS:
-            if marker in html:
+            if marker in text:
                 problems.append(f"{page}: contains {marker!r}")
+        shown = html.unescape(re.sub(r"<[^>]+>", "", text))  # the command is syntax-highlighted
+        if f"papermill notebooks/{nb.stem}.ipynb out.ipynb -p scale" not in shown:
+            problems.append(f"{page}: no papermill command to re-run it")
+    machine = [p for p, _ in _machine_paths() if p not in ("/tmp", "/var/tmp")]
+    for page in sorted(html_dir.rglob("*.html")):
+        text = page.read_text()
+        problems += [f"{page}: loads {a!r} from the network" for a in remote_assets(text)]
+        for path in machine:
+            if path in text:
+                problems.append(f"{page}: names the build machine's folder {path}")
+        for m in re.finditer(r"<script[^>]*src=\"([^\"]*mathjax[^\"]*)\"", text, re.I):
+            local = (page.parent / m.group(1).split("?")[0]).resolve()
+            if not local.is_file():
+                problems.append(f"{page}: MathJax {m.group(1)} is not in the built book")
     return problems
 
 
@@ -168,21 +485,36 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("dst", type=Path)
     ex.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     tb = sub.add_parser("table")
-    tb.add_argument("--out", type=Path, default=BOOK / "_generated" / "reproduction.md")
+    tb.add_argument("--book", type=Path, default=BOOK)
+    bd = sub.add_parser("build")
+    bd.add_argument("--book", type=Path, default=BOOK)
+    bd.add_argument("--out", type=Path, default=None)
     ck = sub.add_parser("check")
     ck.add_argument("html_dir", type=Path)
     args = ap.parse_args(argv)
     if args.cmd == "execute":
-        execute(args.src, args.dst, {k: v for k, v in args.p})
-    elif args.cmd == "table":
-        for text, out in ((reproduction_table(), args.out), (api_reference(), args.out.with_name("api.md"))):
-            changed = write_if_changed(text, out)
-            print(f"{out}: {'updated' if changed else 'unchanged'}")
+        execute(args.src, args.dst, {k: parse_cli_value(v) for k, v in args.p})
+        return 0
+    if args.cmd in ("table", "build"):
+        for path, changed in write_generated(args.book).items():
+            print(f"{path}: {'updated' if changed else 'unchanged'}")
+        problems = check_figures()
+        print("\n".join(problems) or f"{FIGURES.name}: every notebook has a row and a toc line")
+        if args.cmd == "table" or problems:
+            return 1 if problems else 0
+        proc = build_html(args.book, args.out)
+        if proc.returncode != 0:
+            print(proc.stdout[-5000:], proc.stderr[-5000:], sep="\n", file=sys.stderr)
+            return proc.returncode
+        html_dir = (args.out or args.book) / "_build" / "html"
     else:
-        problems = check_pages(args.html_dir)
-        print("\n".join(problems) or f"{args.html_dir}: every chapter page has figures, no errors")
-        return 1 if problems else 0
-    return 0
+        html_dir = args.html_dir
+    problems = check_pages(html_dir)
+    print("\n".join(problems) or f"{html_dir}: every chapter page has figures and no errors; "
+          "nothing loads from the network")
+    if args.cmd == "build" and not problems:
+        print(f"book: {(html_dir / 'index.html').resolve()}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

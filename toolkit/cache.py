@@ -224,8 +224,8 @@ def _load_entry(path: Path, canonical: str) -> tuple[str | None, Any]:
         return "was written for another configuration (copied or moved under the wrong name?)", None
     try:
         return None, decode(state["result"])
-    except (TypeError, KeyError, AttributeError, ValueError) as err:
-        return f"cannot be decoded ({err})", None
+    except Exception as err:  # noqa: BLE001 - e.g. a stored dataclass's own validation failing
+        return f"cannot be decoded ({type(err).__name__}: {err})", None
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -118,10 +118,12 @@ def optimize_curves(objective: Objective, minima: Tensor, pairs: Tensor | list |
                     config=dataclasses.asdict(cfg), loss_history=out["loss"], steps=out["steps"])
 
 
-def evaluate_curves(objective: Objective, curves: CurveSet, *, n_t: int = 61, bootstrap: int = 100,
-                    seed: int = 0, device: str | torch.device = "auto",
-                    progress: bool = False) -> PathEvaluation:
-    """Full-training-set loss at ``n_t`` equally spaced ``t`` on every curve (BatchNorm statistics
-    recomputed at each ``t``); same result type as :func:`toolkit.paths.evaluate_paths`."""
+def evaluate_curves(objective: Objective, curves: CurveSet, *, n_t: int = 33, bootstrap: int = 100,
+                    seed: int = 0, device: str | torch.device = "auto", progress: bool = False,
+                    **refine) -> PathEvaluation:
+    """Full-training-set loss along every curve, from ``n_t`` equally spaced ``t`` refined until
+    each maximum is certified (BatchNorm statistics recomputed at each ``t``); same result type as
+    :func:`toolkit.paths.evaluate_paths`, whose refinement arguments ``refine`` accepts
+    (``max_rounds=0`` keeps the fixed grid)."""
     return evaluate_paths(objective, curves, n_t=n_t, bootstrap=bootstrap, seed=seed, device=device,
-                          progress=progress)
+                          progress=progress, **refine)

@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from toolkit import seeds
+
 __all__ = [
     "FunctionObjective",
     "ModuleObjective",
@@ -73,6 +75,11 @@ class Objective:
     def to(self, device: torch.device) -> Objective:
         """This objective with its data and model on ``device`` (may return ``self``)."""
         raise NotImplementedError
+
+    def subset(self, n: int | None, seed: int = 0) -> Objective:
+        """The same loss on a fixed subset of at most ``n`` training samples (``self`` when there
+        is no data or ``n`` is None); used to track path maxima cheaply during optimisation."""
+        return self
 
     @property
     def device(self) -> torch.device:
@@ -175,7 +182,8 @@ class ModuleObjective(Objective):
     Args:
         model: any module; it is copied, never modified. Dropout is disabled (eval mode) so the
             loss is a deterministic function of the point and the minibatch.
-        x: inputs ``Tensor[N, ...]``; y: targets ``Tensor[N]`` (class indices) or ``Tensor[N, ...]``.
+        x: inputs ``Tensor[N, ...]``; y: targets ``Tensor[N]`` (class indices, checked to lie in
+            ``[0, number of outputs)``) or ``Tensor[N, ...]``.
         loss: ``"cross_entropy"``, ``"mse"`` or ``callable(output, target, reduction=...)`` with
             torch's functional-loss signature.
         eval_chunk: data chunk size of :meth:`evaluate` (also the unit of the data bootstrap).
@@ -219,6 +227,26 @@ class ModuleObjective(Objective):
         self._other_buffers = {n: b for n, b in self._train_model.named_buffers()}
         self._eval_other = {n: b for n, b in self._eval_model.named_buffers()
                             if not _is_bn(self._owner(self._eval_model, n))}
+        if self.is_classifier:
+            self._check_labels()
+
+    def _check_labels(self) -> None:
+        """Class-index targets must lie in ``[0, number of outputs)``; checked once here (one
+        forward of one sample) because inside the vmapped loss a bad label is an opaque error,
+        and a label of -100 would be silently ignored by ``cross_entropy``."""
+        y = self.y
+        if len(y) == 0 or y.is_floating_point() or y.dim() != 1:
+            return  # no samples, or class probabilities: nothing to index
+        param = next(self._eval_model.parameters(), None)
+        with torch.no_grad():
+            out = self._eval_model(self.x[:1].to(param.device if param is not None else y.device))
+        if out.dim() != 2:
+            return
+        classes = int(out.shape[1])
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= classes:
+            raise ValueError(f"labels must lie in [0, {classes}) for this model's {classes} outputs, "
+                             f"got labels from {lo} to {hi}: a model built for another data set?")
 
     @staticmethod
     def _owner(model: nn.Module, name: str) -> nn.Module:
@@ -241,6 +269,15 @@ class ModuleObjective(Objective):
         new._other_buffers = {n: b for n, b in new._train_model.named_buffers()}
         new._eval_other = {n: b for n, b in new._eval_model.named_buffers()
                            if not _is_bn(self._owner(new._eval_model, n))}
+        return new
+
+    def subset(self, n: int | None, seed: int = 0) -> ModuleObjective:
+        """This objective on the first ``n`` samples of a seeded permutation of the data."""
+        if n is None or n >= len(self.x):
+            return self
+        idx = torch.randperm(len(self.x), generator=seeds.generator(seed))[:n].to(self.x.device)
+        new = copy.copy(self)
+        new.x, new.y = self.x[idx], self.y[idx]
         return new
 
     def steps_per_epoch(self, batch_size: int) -> int:

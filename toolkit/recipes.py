@@ -57,6 +57,11 @@ class Recipe:
         ``knots=(0,), factors=(1,)`` is the constant scheduler).
       - ``"garipov"``: multiplier 1 for the first half, then linear to ``final`` (0.01) at 90%,
         then constant (Garipov et al. 2018), applied per epoch.
+    Convergence (``converge_every``, epochs): training is checked every ``converge_every``
+    epochs and stops at the first check where the full-training-set loss is at most ``loss_tol``,
+    its gradient norm at most ``grad_tol`` and the loss fell by less than ``plateau_rtol`` (a
+    fraction) since the previous check; ``epochs`` is then the most it may take. Without it,
+    training runs ``epochs`` epochs and the same tolerances only flag the result.
     ``batch_size=None`` is full-batch gradient descent: one step per epoch with the gradient of
     the mean loss over the whole training set, accumulated in chunks of ``chunk`` samples (with
     BatchNorm the statistics are per chunk, i.e. ghost batch norm).
@@ -75,6 +80,8 @@ class Recipe:
     input_norm: bool = True
     loss_tol: float = 0.1
     grad_tol: float = 0.1
+    converge_every: int | None = None
+    plateau_rtol: float = 0.1
     chunk: int = 4096
     source: str = ""
     ours: tuple[str, ...] = ()
@@ -85,6 +92,9 @@ class Recipe:
         check_schedule(self.schedule)
         if self.augment not in (None, "flip_crop"):
             raise ValueError(f"augment must be None or 'flip_crop', got {self.augment!r}")
+        if self.converge_every is not None and not 1 <= self.converge_every <= self.epochs:
+            raise ValueError(f"converge_every must be between 1 and epochs={self.epochs}, got "
+                             f"{self.converge_every}")
         if self.epochs < 1 or self.lr <= 0:
             raise ValueError(f"need epochs >= 1 and lr > 0, got epochs={self.epochs}, lr={self.lr}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -98,9 +108,14 @@ class Recipe:
 
     def lr_at(self, progress: float, epoch: int) -> float:
         """Learning rate at ``progress`` in [0, 1] of training (``epoch`` is the integer epoch;
-        Garipov's schedule is applied per epoch, as in their code)."""
+        Garipov's schedule is applied per epoch, as in their code). A cyclic schedule with
+        ``cycle_epochs`` in its arguments repeats every ``cycle_epochs`` epochs, however long
+        training runs (so convergence checks can fall at the ends of cycles)."""
         frac = epoch / self.epochs if self.schedule == "garipov" else progress
-        return self.lr * multiplier(self.schedule, frac, **self.schedule_args)
+        args = dict(self.schedule_args)
+        if "cycle_epochs" in args:
+            args["cycles"] = max(1, round(self.epochs / args.pop("cycle_epochs")))
+        return self.lr * multiplier(self.schedule, frac, **args)
 
     def describe(self) -> str:
         """One line per setting, with the values we chose (not from the paper) marked."""

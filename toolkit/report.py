@@ -1,11 +1,17 @@
 """What a notebook ran and what it found, saved for the book's reproduction table.
 
 Every figure notebook opens a :class:`Run` right after its parameters and closes it in its last
-cell with the measured verdict. The record (JSON, ``results/<notebook>.json``; the folder is
-``$TOOLKIT_RESULTS_DIR`` when set) says which figure it reproduces, the paper's claim, the status
-derived from the numbers, the data set and scale actually used, the number of runs and the wall
-time. ``toolkit.book`` turns all records into the table on the book's index page; nothing in that
-table is typed by hand.
+cell with the measured verdict. The record (JSON) says which figure it reproduces, the paper's
+claim, the status derived from the numbers, the data set and scale actually used, the number of
+runs and the wall time. ``toolkit.book`` turns the records in ``results/`` (:func:`results_dir`)
+into the table on the book's index page; nothing in that table is typed by hand.
+
+Where a record goes (:func:`record_dir`): the table must describe the executed chapter it links
+to, so only the book's own execution of a chapter (``python -m toolkit.book execute SRC
+book/executed/<stem>.ipynb``, what ``make book`` runs; it sets ``$TOOLKIT_BOOK_CHAPTER``) writes
+``results/<notebook>.json``. Any other run -- a reader's ``papermill ... -p scale paper`` -- writes
+``results/adhoc/<notebook>.json`` and says so. ``$TOOLKIT_RESULTS_DIR``, when set, takes every
+record (tests and timing runs use it).
 """
 
 from __future__ import annotations
@@ -20,16 +26,32 @@ from typing import Any
 from toolkit.cache import REPO_ROOT, atomic_write_text
 from toolkit.scales import check
 
-__all__ = ["Run", "RunRecord", "results_dir", "load_records", "show", "STATUSES", "verdict"]
+__all__ = ["Run", "RunRecord", "results_dir", "record_dir", "load_records", "show", "STATUSES",
+           "verdict"]
 
 #: allowed statuses: "on stand-in" is the best a claim checked on a stand-in data set gets, and
 #: every smoke-scale run is an "illustration" (seconds of training test the code, not the claim)
 STATUSES = ("reproduced", "partly reproduced", "not reproduced", "on stand-in", "illustration")
 
 
+#: set by ``toolkit.book.execute`` to the stem of the book chapter it is executing
+BOOK_CHAPTER_ENV = "TOOLKIT_BOOK_CHAPTER"
+
+
 def results_dir() -> Path:
-    """``$TOOLKIT_RESULTS_DIR`` or ``<repo>/results``."""
+    """The book's records, read by the reproduction table: ``$TOOLKIT_RESULTS_DIR`` or
+    ``<repo>/results``."""
     return Path(os.environ.get("TOOLKIT_RESULTS_DIR", REPO_ROOT / "results"))
+
+
+def record_dir(notebook: str) -> Path:
+    """Where :meth:`Run.finish` saves ``notebook``'s record: ``$TOOLKIT_RESULTS_DIR`` when set;
+    :func:`results_dir` while ``toolkit.book`` executes that chapter of the book; otherwise
+    ``results_dir() / "adhoc"``, so a one-off run never changes what the book's table says about
+    a chapter executed differently."""
+    if "TOOLKIT_RESULTS_DIR" in os.environ or os.environ.get(BOOK_CHAPTER_ENV) == notebook:
+        return results_dir()
+    return results_dir() / "adhoc"
 
 
 @dataclass
@@ -55,15 +77,30 @@ class RunRecord:
 
 def verdict(*, status: str, dataset: str, runs: str, finding: str, paper: str, ours: str,
             numbers: dict[str, Any] | None = None, compute_s: float | None = None,
-            stand_in: bool = False) -> dict[str, Any]:
+            stand_in: bool = False, scale: str | None = None,
+            compared: int | None = None) -> dict[str, Any]:
     """The keyword arguments of :meth:`Run.finish`, checked: what a result's ``verdict()``
     returns. ``status`` is derived from the measured numbers by the result; ``paper`` and ``ours``
     are the headline numbers side by side (e.g. ``"bars shorten from 2 to 8 layers"`` /
-    ``"0.118 -> 0.181"``); ``stand_in`` says the data set stands in for the paper's."""
+    ``"0.118 -> 0.181"``); ``stand_in`` says the data set stands in for the paper's; ``scale`` is
+    the scale the result was computed at (``Run.finish`` refuses a result of another scale than
+    the notebook's and applies the smoke rule to it).
+
+    A verdict needs the comparisons it is about: ``compared`` is how many the status rests on
+    (depth steps of a trend, bars matched, pairs of trajectories...). With ``compared=0`` nothing
+    was tested (e.g. ``all([])`` is True), so the status becomes ``"illustration"`` and the
+    finding says so; ``None`` means the result did not count.
+    """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-    return dict(status=status, dataset=dataset, runs=runs, finding=finding, paper=paper, ours=ours,
-                numbers=numbers or {}, compute_s=compute_s, stand_in=stand_in)
+    if compared is not None and compared <= 0 and status != "illustration":
+        status = "illustration"
+        finding = f"{finding} (nothing to compare: the claim is not tested by this run)"
+    out = dict(status=status, dataset=dataset, runs=runs, finding=finding, paper=paper, ours=ours,
+               numbers=numbers or {}, compute_s=compute_s, stand_in=stand_in)
+    if scale is not None:
+        out["scale"] = check(scale)
+    return out
 
 
 class Run:
@@ -74,24 +111,32 @@ class Run:
     """
 
     def __init__(self, notebook: str, figure: str, claim: str, scale: str) -> None:
+        chapter = os.environ.get(BOOK_CHAPTER_ENV)
+        if chapter and chapter != notebook:
+            raise ValueError(f"this book chapter is {chapter!r} but its Run is named {notebook!r}: "
+                             f"name the Run after its notebook, tk.Run({chapter!r}, ...)")
         self.record = RunRecord(notebook=notebook, figure=figure, claim=claim, scale=check(scale))
         self._t0 = time.perf_counter()
 
     def finish(self, *, status: str, dataset: str, runs: str, finding: str, paper: str = "",
                ours: str = "", numbers: dict[str, Any] | None = None,
                compute_s: float | None = None, stand_in: bool = False,
-               quiet: bool = False) -> RunRecord:
+               scale: str | None = None, quiet: bool = False) -> RunRecord:
         """Save the record, print the paper's headline beside ours (unless ``quiet``) and return
         the record. The wall time counts from the Run's creation (short when results came from
         the cache); ``compute_s`` is the time the cached computation took.
 
         Two rules hold for every notebook, whatever its verdict says: a ``smoke`` run is an
         ``"illustration"``, and a claim checked on a stand-in data set is at best ``"on
-        stand-in"``. The status the numbers gave is kept in ``measured_status``.
+        stand-in"``. The status the numbers gave is kept in ``measured_status``. ``scale`` (from
+        the result's verdict) must be the run's own.
         """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         rec = self.record
+        if scale is not None and scale != rec.scale:
+            raise ValueError(f"the result was computed at scale {scale!r} but this run is at scale "
+                             f"{rec.scale!r}: build its config from the notebook's scale parameter")
         rec.measured_status = status
         if rec.scale == "smoke":
             status = "illustration"
@@ -103,8 +148,12 @@ class Run:
         rec.wall_time_s = round(time.perf_counter() - self._t0, 1)
         rec.compute_s = None if compute_s is None else round(float(compute_s), 1)
         rec.finished_at = time.strftime("%Y-%m-%d %H:%M:%S")
-        path = results_dir() / f"{rec.notebook}.json"
+        folder = record_dir(rec.notebook)
+        path = folder / f"{rec.notebook}.json"
         atomic_write_text(json.dumps(asdict(rec), indent=1, sort_keys=True), path)
+        if folder != results_dir():  # say so: a reader looking for it in results/ would not find it
+            print(f"record saved to {path} (not the book's table: only `make book` writes "
+                  f"{results_dir()}/)")
         if not quiet:
             print(f"paper: {paper}" if paper else f"paper: {rec.claim}")
             why = "" if status == rec.measured_status else f" (numbers alone: {rec.measured_status})"
@@ -130,7 +179,12 @@ def load_records(folder: Path | None = None) -> dict[str, RunRecord]:
     folder = folder or results_dir()
     out = {}
     for p in sorted(folder.glob("*.json")):
-        out[p.stem] = RunRecord(**json.loads(p.read_text()))
+        try:
+            out[p.stem] = RunRecord(**json.loads(p.read_text()))
+        except (ValueError, TypeError, OSError) as err:
+            raise ValueError(f"run record {p} cannot be read ({type(err).__name__}: {err}); delete "
+                             f"it and book/executed/{p.stem}.ipynb, then run `make book` again"
+                             ) from None
     return out
 
 

@@ -14,7 +14,8 @@ and thread count give the same weights bit for bit. The loop itself is the toolk
 skeleton (:mod:`toolkit._loop`).
 
 Convergence check: ``converged = train_loss <= recipe.loss_tol and grad_norm <= recipe.grad_tol``
-where ``train_loss`` is the mean cross-entropy over the whole training set and ``grad_norm`` the
+(with ``recipe.converge_every``, training stops at the first periodic check where this holds and
+the loss has plateaued; see :class:`toolkit.recipes.Recipe`), where ``train_loss`` is the mean cross-entropy over the whole training set and ``grad_norm`` the
 Euclidean norm of its gradient, both at the final weights in ``eval`` mode. The tolerances are
 per recipe (ours), set from what a well-trained minimum of that recipe reaches (e.g. 2x32 FC on
 MNIST at cpu scale: loss ~0.05, gradient norm 0.05-0.10; on Fashion-MNIST ~0.27 and 0.10-0.15).
@@ -53,7 +54,9 @@ class TrainResult:
     ``history`` holds per-epoch ``loss`` (mean minibatch loss during the epoch) and ``lr``.
     With ``train(..., record_every=...)``, ``snapshots`` ``[S, D]`` (float32, CPU) holds the flat
     parameters (``parameters_to_vector`` order, i.e. ``tk.unflatten_params`` layout) at the
-    optimiser steps ``snapshot_steps`` ``[S]`` (0 is the initial point); else ``None`` and ``[]``."""
+    optimiser steps ``snapshot_steps`` ``[S]`` (0 is the initial point); else ``None`` and ``[]``.
+    ``epochs_run`` is the number of epochs trained; with ``recipe.converge_every``, ``checks`` lists
+    every convergence check (``epoch``, full-training-set ``loss`` and ``grad_norm``)."""
 
     state: dict[str, torch.Tensor]
     train_loss: float
@@ -67,6 +70,8 @@ class TrainResult:
     history: dict[str, list[float]]
     snapshots: torch.Tensor | None = None
     snapshot_steps: list[int] = field(default_factory=list)
+    epochs_run: int = 0
+    checks: list[dict[str, float]] = field(default_factory=list)
 
 
 def _xy(data: _DataLike | tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,6 +165,8 @@ class _TrainState:
     history: dict[str, list[float]]
     snapshots: list[torch.Tensor]
     snapshot_steps: list[int]
+    checks: list[dict[str, float]]
+    done: bool
 
 
 class _TrainTask(_loop.Task):
@@ -176,6 +183,8 @@ class _TrainTask(_loop.Task):
         self.elapsed, self.t0 = 0.0, time.perf_counter()
         self.lr = recipe.lr
         self.epoch_loss = 0.0
+        self.checks: list[dict[str, float]] = []
+        self.done = False
         if every is not None:
             self.record(0)
 
@@ -237,7 +246,27 @@ class _TrainTask(_loop.Task):
     def end_epoch(self, epoch: int) -> dict[str, str]:
         self.history["loss"].append(self.epoch_loss)
         self.history["lr"].append(self.lr)
+        rec = self.recipe
+        if rec.converge_every and (epoch + 1) % rec.converge_every == 0:
+            self.done = self.convergence_check(epoch + 1)
         return {"loss": f"{self.epoch_loss:.4f}", "lr": f"{self.lr:.2e}"}
+
+    def convergence_check(self, epochs: int) -> bool:
+        """Full-training-set loss and gradient norm now (BatchNorm statistics recomputed, eval
+        mode); True when the recipe's convergence criterion holds."""
+        rec, model = self.recipe, self.model
+        recompute_bn(model, self.x, chunk=rec.chunk)
+        model.eval()
+        loss, _ = evaluate(model, self.x, self.y, chunk=rec.chunk)
+        grad = full_grad_norm(model, self.x, self.y, chunk=rec.chunk)
+        model.train()
+        prev = self.checks[-1]["loss"] if self.checks else math.inf
+        self.checks.append({"epoch": epochs, "loss": loss, "grad_norm": grad})
+        return (loss <= rec.loss_tol and grad <= rec.grad_tol
+                and prev - loss <= rec.plateau_rtol * prev)
+
+    def finished(self) -> bool:
+        return self.done
 
     def wall(self) -> float:
         return self.elapsed + time.perf_counter() - self.t0
@@ -245,7 +274,7 @@ class _TrainTask(_loop.Task):
     def state(self) -> _TrainState:
         return _TrainState(model=self.model.state_dict(), optimizer=self.opt.state_dict(),
                            elapsed=self.wall(), history=self.history, snapshots=self.snaps,
-                           snapshot_steps=self.snap_steps)
+                           snapshot_steps=self.snap_steps, checks=self.checks, done=self.done)
 
     def load(self, state: _TrainState, step: int) -> None:
         self.model.load_state_dict(state.model)
@@ -254,6 +283,7 @@ class _TrainTask(_loop.Task):
         self.history = {k: list(v) for k, v in state.history.items()}
         if self.every is not None:
             self.snaps, self.snap_steps = list(state.snapshots), list(state.snapshot_steps)
+        self.checks, self.done = list(state.checks), bool(state.done)
 
 
 def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
@@ -297,7 +327,7 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
                          params=[[k, list(v.shape)] for k, v in model.state_dict().items()],
                          data=data_digest or config_hash("data", [x, y]))
     task = _TrainTask(model, opt, recipe, x, y, seed, bs, steps, every)
-    _loop.run(task, epochs=recipe.epochs, steps_per_epoch=steps, fingerprint=fp,
+    done_steps = _loop.run(task, epochs=recipe.epochs, steps_per_epoch=steps, fingerprint=fp,
               checkpoint=checkpoint, checkpoint_every=checkpoint_every * steps, check_every=steps,
               progress=progress, desc=f"train {recipe.name}")
 
@@ -313,6 +343,8 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
         test_loss, test_acc = evaluate(model, xt, yt, chunk=recipe.chunk)
     wall = task.wall()
     converged = train_loss <= recipe.loss_tol and gnorm <= recipe.grad_tol
+    if recipe.converge_every:  # the criterion held at the last check, which is this point
+        converged = converged and task.done
     if warn and not converged:
         warnings.warn(
             f"training with recipe {recipe.name!r} (seed {seed}) did not converge: final train loss "
@@ -324,4 +356,5 @@ def train(model: nn.Module, data: _DataLike | tuple[torch.Tensor, torch.Tensor],
                        test_acc=test_acc, grad_norm=gnorm, wall_time=wall, converged=converged,
                        seed=seed, history=task.history,
                        snapshots=torch.stack(task.snaps) if every is not None else None,
-                       snapshot_steps=list(task.snap_steps) if every is not None else [])
+                       snapshot_steps=list(task.snap_steps) if every is not None else [],
+                       epochs_run=done_steps // steps, checks=task.checks)

@@ -1,7 +1,20 @@
 """Experiments: one function per paper figure, each a cached compute call returning a result
 object that the figure's notebook only plots and prints, and whose ``verdict()`` gives the
 notebook's closing ``run.finish(**res.verdict())``. Scale settings live in
-:data:`toolkit.scales.EXPERIMENTS`."""
+:data:`toolkit.scales.EXPERIMENTS`.
+
+Two rules every experiment module keeps (see ``fc_depth`` for both):
+
+- Parameters: a ``*_config`` builder receives the notebook's parameters as a reader overrides
+  them, i.e. possibly as text (``papermill -p depths "[2, 4]"`` sends the string ``"[2, 4]"``,
+  ``-p datasets mnist`` the string ``"mnist"``, ``-p depths 4`` the number ``4``). Normalise every
+  list-valued argument with ``toolkit.params.as_list(value, "name", int | str, choices=...)``
+  and scalars with ``as_int`` / ``as_choice``: all those forms then work, and anything else stops
+  with one line naming the parameter.
+- Verdicts: pass ``scale=`` (the scale the result was computed at) and ``compared=`` (how many
+  comparisons the status rests on) to ``toolkit.report.verdict``; ``compared=0`` makes the run an
+  illustration instead of letting ``all([])`` report "reproduced".
+"""
 
 from __future__ import annotations
 

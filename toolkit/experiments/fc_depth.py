@@ -19,9 +19,10 @@ import numpy as np
 from toolkit import scales
 from toolkit._progress import progress_bar
 from toolkit.cache import cached
-from toolkit.data import load_for
+from toolkit.data import DATASETS, load_for
 from toolkit.minima import MinimaSet, minima
 from toolkit.objectives import ModuleObjective
+from toolkit.params import as_int, as_list
 from toolkit.paths import PathConfig, PathEvaluation, PathSet, evaluate_paths, optimize_paths
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
@@ -80,14 +81,19 @@ class FCDepthConfig:
 def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
                     depths=(2, 3, 4, 6, 8), n_minima: int | None = None, seed: int = 0) -> FCDepthConfig:
     """The Fig. 2 configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["fc_depth"]``);
-    ``n_minima=None`` takes the scale's default."""
+    ``n_minima=None`` takes the scale's default. ``datasets`` and ``depths`` may arrive as text
+    from the command line (``"[2, 4]"``, ``"mnist"``): see :mod:`toolkit.params`."""
     s = scales.settings("fc_depth", scale)
-    bad = [d for d in depths if int(d) < 1]
+    datasets = as_list(datasets, "datasets", str, choices=DATASETS)
+    depths = as_list(depths, "depths", int)
+    bad = [d for d in depths if d < 1]
     if bad:
         raise ValueError(f"depths must be positive numbers of hidden layers, got {bad}")
-    n = s["n_minima"] if n_minima is None else int(n_minima)
+    n = as_int(n_minima, "n_minima", allow_none=True)
+    n = s["n_minima"] if n is None else n
     if n < 2:
         raise ValueError(f"a barcode needs at least 2 minima, got n_minima={n}")
+    seed = as_int(seed, "seed")
     # Ours, measured on the 8-layer MNIST nets at cpu scale (max loss over 6 paths, minima at
     # ~0.08): the middle of the straight segment is a near-flat plateau at chance-level loss where
     # SGD's steps vanish (6 epochs of SGD at lr 0.05 or 0.2: maxima ~2.3 = ln 10); Adam with a
@@ -98,7 +104,7 @@ def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
                       optimizer="adam", lr=3e-3, weight_decay=5e-4, lr_schedule="garipov",
                       insert_every=s["insert_every"], insert_criterion="loss",
                       on_nonfinite="backoff")
-    return FCDepthConfig(datasets=tuple(datasets), depths=tuple(int(d) for d in depths), width=32,
+    return FCDepthConfig(datasets=datasets, depths=depths, width=32,
                          n_minima=n, scale=scale, seed=seed, recipe="fc_cyclic",
                          opt_subset=s["opt_subset"],
                          between=s["between"], bootstrap=s["bootstrap"],
@@ -220,7 +226,8 @@ class FCDepthResult:
             ours=(f"monotone decrease {trend}; 8 layers below 2 layers {first_last}" if trend
                   else lengths),
             numbers={"mean_bar_length": means, "monotone": trend, "sanity_ok": ok},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=cfg.scale,
+            compared=len(cfg.datasets) * (len(cfg.depths) - 1))
 
     def error_bars_verdict(self) -> dict:
         """Fig. 13's verdict for ``run.finish``: the largest mean standard deviation of the path
@@ -247,7 +254,7 @@ class FCDepthResult:
             ours=f"largest std below the depth range on every data set: {small} "
                  f"({cfg.path_seeds} path optimisation(s) per pair)",
             numbers={"rows": [list(r) for r in rows], "path_seeds": cfg.path_seeds},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=cfg.scale, compared=len(rows) * (len(cfg.depths) > 1))
 
     def error_bar_table(self) -> str:
         """Per data set: the mean standard deviation of the path maxima per depth and the range of

@@ -19,6 +19,7 @@ import torch
 from toolkit import landscapes, scales
 from toolkit.cache import cached
 from toolkit.objectives import FunctionObjective
+from toolkit.params import as_choice, as_int
 from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
 from toolkit.report import verdict
 from toolkit.topology import Barcode, compare_barcodes, grid_barcode, minima_barcode, to_score
@@ -48,9 +49,11 @@ def toy_config(scale: str = "cpu", landscape: str = "gaussian_wells", seed: int 
     """The configuration of the introduction at ``scale`` (settings:
     ``tk.scales.EXPERIMENTS["intro"]``)."""
     s = scales.settings("intro", scale)
-    path = PathConfig(n_points=19, epochs=s["epochs"], steps_per_epoch=s["steps_per_epoch"],
-                      lr=0.02, momentum=0.9, weight_decay=0.0, lr_schedule="garipov",
-                      insert_every=max(1, s["epochs"] // 4), insert_criterion="distance")
+    landscape = as_choice(landscape, "landscape", tuple(landscapes.LANDSCAPES))
+    seed = as_int(seed, "seed")
+    # the engine's defaults (19 points, SGD with momentum 0.9 and lr 0.05, resampling, distance
+    # insertion, convergence test); no L2 term: on a 2D function it would pull paths to the origin
+    path = PathConfig(epochs=s["epochs"], steps_per_epoch=s["steps_per_epoch"], weight_decay=0.0)
     return ToyConfig(landscape=landscape, scale=scale, seed=seed, grid=s["grid"],
                      starts_per_side=s["starts_per_side"], descent_steps=s["descent_steps"],
                      resolution=s["resolution"], path=path)
@@ -136,6 +139,7 @@ class ToyResult:
         path barcode matches an exact bar within ``tol_fraction`` of the function's range and no
         exact bar is missed (:meth:`matches_exact`)."""
         ok = self.matches_exact(tol_fraction)
+        exact_bars = len(self.grid[0].finite().births)  # nothing to match when the function has one minimum
         diff = 100 * self.comparison().max_abs_diff / self.value_range
         to_paths, to_exact = self.to_score()
         return verdict(
@@ -150,7 +154,7 @@ class ToyResult:
             numbers={"max_diff_percent_of_range": diff, "to_score_paths": to_paths,
                      "to_score_exact": to_exact, "n_minima": len(self.minima),
                      "compute_s": self.compute_s},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=self.config["scale"], compared=exact_bars)
 
 
 def _compute(cfg: ToyConfig, device: str, progress: bool) -> ToyResult:

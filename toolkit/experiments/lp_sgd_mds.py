@@ -32,6 +32,7 @@ from toolkit.cache import cached
 from toolkit.data import load_for
 from toolkit.embed import layer_mds
 from toolkit.objectives import ModuleObjective, flatten_params, unflatten_params
+from toolkit.params import as_int
 from toolkit.recipes import RECIPES
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
@@ -65,6 +66,12 @@ class LPSGDMDSConfig:
     batch_size: int = 100
     lr: float = 0.01
     noise: float = 0.01
+
+    def __post_init__(self) -> None:
+        # the claim compares the trajectories of a stage: fewer than two leave nothing to compare
+        for name, least in (("stages", 1), ("trajectories", 2), ("epochs", 1), ("line_points", 2)):
+            object.__setattr__(self, name, as_int(getattr(self, name), name, minimum=least))
+        object.__setattr__(self, "seed", as_int(self.seed, "seed"))
 
     def describe(self) -> str:
         n = "all" if self.n_train is None else f"{self.n_train:,}"
@@ -192,7 +199,7 @@ class LPSGDMDSResult:
                      "max_barrier_all_stages": float(self.barriers().max()),
                      "explained_layer2": float(self.explained["layer 2"].sum()),
                      "compute_s": self.compute_s},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=cfg["scale"], compared=len(self.line_pairs))
 
     def line_profiles(self, stage: int = -1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{"1 to 2": (t, loss)}``: the straight lines between final points of one stage."""

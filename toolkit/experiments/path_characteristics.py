@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 from toolkit.cache import cached
+from toolkit.data import DATASETS
 from toolkit.experiments.fc_depth import FCDepthConfig, fc_minima, fc_paths
+from toolkit.params import as_choice, as_int
 from toolkit.paths import PathEvaluation, PathSet
 from toolkit.report import verdict
 
@@ -37,6 +39,7 @@ class PathCharacteristics:
     evaluation: PathEvaluation
     min_losses: np.ndarray
     compute_s: float
+    scale: str | None = None  # None: an entry cached before the scale was stored
 
     def epochs(self) -> np.ndarray:
         """Epoch numbers of the diagnostics."""
@@ -74,7 +77,7 @@ class PathCharacteristics:
             paper="the orthogonal gradient is nearly zero at the end of training",
             ours=f"last/first epoch mean orthogonal norm = {ratio:.2f}",
             numbers={"normal_first": normal[0], "normal_last": normal[-1], "ratio": ratio},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=self.scale, compared=len(normal) - 1)
 
 
 def _compute(cfg: FCDepthConfig, dataset: str, depth: int, device: str,
@@ -85,12 +88,14 @@ def _compute(cfg: FCDepthConfig, dataset: str, depth: int, device: str,
     return PathCharacteristics(dataset=dataset, depth=depth, data=cfg.data_description(),
                                pathset=ps, evaluation=ev,
                                min_losses=np.asarray(ms.train_loss, dtype=np.float64),
-                               compute_s=time.perf_counter() - t0)
+                               compute_s=time.perf_counter() - t0, scale=cfg.scale)
 
 
 def path_characteristics(cfg: FCDepthConfig, dataset: str = "mnist", depth: int = 2, *,
                          device: str = "auto", progress: bool = True) -> PathCharacteristics:
     """Optimise (or load) the paths of ``(dataset, depth)`` under ``cfg`` with diagnostics."""
-    key = dataclasses.replace(cfg, datasets=(dataset,), depths=(int(depth),))
+    dataset = as_choice(dataset, "dataset", DATASETS)
+    depth = as_int(depth, "depth", minimum=1)
+    key = dataclasses.replace(cfg, datasets=(dataset,), depths=(depth,))
     return cached("path_characteristics", key,
-                  lambda: _compute(cfg, dataset, int(depth), device, progress), version="2")
+                  lambda: _compute(cfg, dataset, depth, device, progress), version="2")

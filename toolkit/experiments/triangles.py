@@ -64,7 +64,7 @@ def toy_triangles_config(scale: str = "cpu", landscape: str = "gaussian_wells",
     """Part A's configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["toy_triangles"]``;
     the minima, reference paths and exact grid are the introduction's, ``toy_config(scale)``)."""
     s = scales.settings("toy_triangles", scale)
-    toy = toy_config(scale, landscape, seed)
+    toy = toy_config(scale, landscape, seed)  # validates landscape and seed
     toy = dataclasses.replace(toy, grid=max(toy.grid, s["min_grid"]))
     common = dict(epochs=s["epochs"], steps_per_epoch=10, lr=0.02, weight_decay=0.0,
                   samples_per_step=8)

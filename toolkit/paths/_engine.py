@@ -1,11 +1,21 @@
-"""Private engine of :func:`toolkit.paths.optimize_paths`: the padded path state, one optimisation
-step for all interior points of all paths, and Alg. 4 point insertion.
+"""Private engine of :func:`toolkit.paths.optimize_paths`: the path state, one optimisation step
+for every interior point of every active path, and the resampling that keeps paths ordered.
 
-Layout: ``pts: Tensor[P, Kmax, D]``; path ``p`` uses slots ``0 .. n[p]-1`` (slot 0 and ``n[p]-1`` are
-its fixed minima) and the padding slots repeat its last minimum. Every per-slot quantity (optimiser
-buffers, diagnostics accumulators) has the same ``[P, Kmax, ...]`` layout, so an insertion re-pads all
-of them with one routine. Between insertions the flat indices of the interior slots are fixed, so a
-step is a gather, one vmapped loss + gradient, and a scatter -- no host synchronisation.
+Layout. The interior points of the paths being optimised are one contiguous ``X: Tensor[M, D]``,
+path after path (``active`` gives their order); the fixed ends of every path are
+``ends: Tensor[P, 2, D]``. A step evaluates ``X`` itself (no gather), takes each point's tangent
+from its neighbours (``X[k+1] - X[k-1]``, one shifted subtraction; only the first and last
+interior point of each path read an end instead), and updates ``X`` and the optimiser's buffers
+in place (no scatter). Per-row optimiser state lives in ``opt`` with the same row order.
+
+Geometry (the string method; E, Ren & Vanden-Eijnden 2007). Every ``reparam_every`` steps and
+after every insertion each active path is resampled: points that reverse the path's direction
+(a fold: the segments before and after a point make an obtuse angle) are dropped, and the path
+is re-cut into its number of points, equally spaced in arc length (optionally denser where the
+loss is high). A point is out of order when one of its two segments runs backwards along its
+tangent (a sharp turn whose arms are of similar length is a kink and stays). So points never cross, the tangent from the neighbours is meaningful, and a point
+can be added anywhere without running out of room. Optimiser buffers are carried along by the same
+interpolation and re-projected on the current tangent at every step.
 """
 
 from __future__ import annotations
@@ -16,21 +26,37 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from toolkit.paths import _kernels
+
 _TINY = 1e-30
 
 
 @dataclasses.dataclass
 class PathState:
-    """Everything that evolves during path optimisation (all tensors on the run's device)."""
+    """Everything that evolves during path optimisation (tensors on the run's device).
 
-    pts: Tensor  # [P, Kmax, D]
-    n: list[int]  # points per path, endpoints included
-    opt: dict[str, Tensor]  # per-slot optimiser state, [P, Kmax, ...]
-    acc: dict[str, Tensor]  # per-slot epoch accumulators of diagnostics, [P, Kmax]
-    bad: Tensor  # [P, Kmax] count of non-finite losses/gradients since the last check
+    ``status[p]`` is ``"active"``, ``"converged"`` (its tracked maximum stopped falling) or
+    ``"pruned"`` (it can no longer change the barcode); stopped paths keep their interior points
+    in ``frozen[p]``.
+    """
+
+    ends: Tensor  # [P, 2, D]
+    n: list[int]  # points per path, ends included
+    X: Tensor  # [M, D] interior points of the active paths, in `active` order
+    opt: dict[str, Tensor]  # per-row optimiser state: [M, D] buffers, [M] counts
+    active: list[int]
+    frozen: dict[int, Tensor]  # stopped path -> [n_p - 2, D]
+    best: dict[int, Tensor]  # path -> interior at its lowest tracked maximum so far
+    acc: dict[str, Tensor]  # per-row epoch sums ([M]) and the step count ([])
+    bad: Tensor  # [M] non-finite losses/gradients since the last check
+    last_loss: Tensor  # [M] minibatch loss of each row at the last step
+    status: list[str]
+    stopped_epoch: list[int]
     lr_scale: float = 1.0
+    point_steps: int = 0  # interior points x steps optimised so far (the compute spent)
     diag: dict[str, list] = dataclasses.field(default_factory=dict)
-    insertions: list[list[int]] = dataclasses.field(default_factory=list)  # [epoch, path, slot]
+    track: dict[str, list] = dataclasses.field(default_factory=dict)
+    insertions: list[list[int]] = dataclasses.field(default_factory=list)  # [epoch, path, added]
     events: list[str] = dataclasses.field(default_factory=list)
 
     # ------------------------------------------------------------------ construction
@@ -39,257 +65,349 @@ class PathState:
     def straight(cls, minima: Tensor, pairs: Tensor, n_points: int, optimizer: str) -> PathState:
         """Paths initialised with ``n_points`` equally spaced points on the straight segments."""
         a, b = minima[pairs[:, 0]], minima[pairs[:, 1]]  # [P, D]
-        s = torch.linspace(0, 1, n_points, device=minima.device, dtype=minima.dtype)
-        pts = a[:, None] + s[None, :, None] * (b - a)[:, None]
-        pts[:, 0], pts[:, -1] = a, b  # exact endpoints, not a + 1*(b - a)
-        P, K = pts.shape[:2]
-        st = cls(pts=pts, n=[n_points] * P, opt={}, acc={}, bad=pts.new_zeros(P, K))
-        if optimizer == "sgd":
-            st.opt = {"buf": torch.zeros_like(pts)}
-        else:
-            st.opt = {"m": torch.zeros_like(pts), "v": torch.zeros_like(pts), "count": pts.new_zeros(P, K)}
+        P, D = a.shape
+        s = torch.linspace(0, 1, n_points, device=minima.device, dtype=minima.dtype)[1:-1]
+        X = (a[:, None] + s[None, :, None] * (b - a)[:, None]).reshape(-1, D)
+        st = cls(ends=torch.stack([a, b], 1), n=[n_points] * P, X=X, opt={}, active=list(range(P)),
+                 frozen={}, best={}, acc={}, bad=X.new_zeros(len(X)), last_loss=X.new_zeros(len(X)),
+                 status=["active"] * P, stopped_epoch=[-1] * P)
+        st.opt = _new_opt(X, optimizer)
         st.reset_acc()
         st.diag = {"epoch": [], "grad_tangent": [], "grad_normal": [], "loss": []}
+        st.track = {"epoch": [], "max": [], "end_loss": None}
         return st
 
     def reset_acc(self) -> None:
-        P, K = self.pts.shape[:2]
-        self.acc = {k: self.pts.new_zeros(P, K) for k in ("grad_tangent", "grad_normal", "loss")}
-        self.acc["steps"] = self.pts.new_zeros(())
+        self.acc = {k: self.X.new_zeros(len(self.X)) for k in ("grad_tangent", "grad_normal", "loss")}
+        self.acc["steps"] = self.X.new_zeros(())
 
-    def interior_mask(self) -> Tensor:
-        """``BoolTensor[P, Kmax]``: slots that are optimised."""
-        K = self.pts.shape[1]
-        k = torch.arange(K, device=self.pts.device)
-        n = torch.tensor(self.n, device=self.pts.device)
-        return (k[None] >= 1) & (k[None] <= n[:, None] - 2)
+    @property
+    def P(self) -> int:
+        return int(self.ends.shape[0])
 
-    def interior_index(self) -> Tensor:
-        """Flat indices (into ``pts.view(-1, D)``) of the interior slots, ``LongTensor[M]``."""
-        return self.interior_mask().reshape(-1).nonzero().squeeze(1)
+    def interior(self, p: int) -> Tensor:
+        """Interior points of path ``p``: ``Tensor[n_p - 2, D]`` (a view for active paths)."""
+        if p in self.frozen:
+            return self.frozen[p]
+        lay = Layout(self)
+        i = self.active.index(p)
+        return self.X[lay.offsets[i]:lay.offsets[i] + lay.sizes[i]]
+
+    def path(self, p: int) -> Tensor:
+        """All points of path ``p``, ends included: ``Tensor[n_p, D]``."""
+        return torch.cat([self.ends[p, :1], self.interior(p), self.ends[p, 1:]])
 
     def nonfinite(self) -> bool:
         """Whether a non-finite loss, gradient or position appeared since the last reset (one
-        host synchronisation); marks the offending slots in ``bad``."""
-        self.bad += (~torch.isfinite(self.pts).all(dim=2)).to(self.bad.dtype)
+        host synchronisation); marks the offending rows in ``bad``."""
+        self.bad += (~torch.isfinite(self.X).all(dim=1)).to(self.bad.dtype)
         return bool((self.bad > 0).any())
 
+    def first_bad(self) -> tuple[int, int, int]:
+        """``(path, point index along it, number of bad rows)`` of the first non-finite row."""
+        rows = (self.bad > 0).nonzero().flatten().tolist()
+        lay = Layout(self)
+        i = int(torch.searchsorted(torch.tensor(lay.offsets), rows[0], right=True)) - 1
+        return self.active[i], rows[0] - lay.offsets[i] + 1, len(rows)
+
     def clone(self) -> PathState:
-        return PathState(pts=self.pts.clone(), n=list(self.n),
-                         opt={k: v.clone() for k, v in self.opt.items()},
-                         acc={k: v.clone() for k, v in self.acc.items()}, bad=self.bad.clone(),
-                         lr_scale=self.lr_scale, diag={k: list(v) for k, v in self.diag.items()},
-                         insertions=[list(i) for i in self.insertions], events=list(self.events))
+        return dataclasses.replace(
+            self, ends=self.ends, n=list(self.n), X=self.X.clone(),
+            opt={k: v.clone() for k, v in self.opt.items()}, active=list(self.active),
+            frozen=dict(self.frozen), best=dict(self.best), acc={k: v.clone() for k, v in self.acc.items()},
+            bad=self.bad.clone(), last_loss=self.last_loss.clone(), status=list(self.status),
+            stopped_epoch=list(self.stopped_epoch), diag={k: list(v) for k, v in self.diag.items()},
+            track={k: (list(v) if isinstance(v, list) else v) for k, v in self.track.items()},
+            insertions=[list(i) for i in self.insertions], events=list(self.events))
 
     # ------------------------------------------------------------------ epoch bookkeeping
 
     def close_epoch(self, epoch: int) -> None:
-        """Append this epoch's mean diagnostics (``NaN`` at endpoints and padding) and reset."""
+        """Append this epoch's mean diagnostics as ``Tensor[P, Kmax]`` (``NaN`` at the ends, in the
+        padding and for stopped paths) and reset the accumulators."""
         steps = self.acc["steps"].clamp_min(1)
-        mask = self.interior_mask()
-        nan = torch.full_like(self.acc["loss"], float("nan"))
+        K = max(self.n)
+        lay = Layout(self)
+        rows = lay.slot_index(K)  # [M] flat index into [P, K]
         self.diag["epoch"].append(int(epoch))
         for k in ("grad_tangent", "grad_normal", "loss"):
-            self.diag[k].append(torch.where(mask, self.acc[k] / steps, nan).cpu())
+            out = torch.full((self.P * K,), float("nan"), dtype=self.X.dtype)
+            out[rows.cpu()] = (self.acc[k] / steps).cpu()
+            self.diag[k].append(out.view(self.P, K))
         self.reset_acc()
 
 
-class Snapshots:
-    """Recent healthy states for ``on_nonfinite="backoff"``. A divergence can leave finite but
-    huge values in the latest snapshot; failing again right after restoring it steps further back."""
-
-    def __init__(self, st: PathState, step: int, keep: int = 3) -> None:
-        self.keep, self.items, self.just_restored = keep, [], False
-        self.push(st, step)
-
-    def push(self, st: PathState, step: int) -> None:
-        self.items = [*self.items[-(self.keep - 1):], (st.clone(), step)]
-        self.just_restored = False
-
-    def restore(self) -> tuple[PathState, int]:
-        if self.just_restored and len(self.items) > 1:
-            self.items.pop()
-        self.just_restored = True
-        st, step = self.items[-1]
-        return st.clone(), step
+def _new_opt(X: Tensor, optimizer: str) -> dict[str, Tensor]:
+    if optimizer == "sgd":
+        return {"buf": torch.zeros_like(X)}
+    return {"m": torch.zeros_like(X), "v": torch.zeros_like(X), "count": X.new_zeros(len(X))}
 
 
-def tangents(flat: Tensor, prev: Tensor, nxt: Tensor) -> Tensor:
-    """Unit tangents ``(θ_{k+1} - θ_{k-1}) / ||·||`` of the points whose neighbours are the rows
-    ``prev``/``nxt`` of ``flat: Tensor[S, D]`` -> ``Tensor[M, D]``."""
-    tau = flat.index_select(0, nxt) - flat.index_select(0, prev)
-    return tau / tau.norm(dim=1, keepdim=True).clamp_min(_TINY)
+class Layout:
+    """Derived row bookkeeping of a :class:`PathState` (recomputed whenever rows change)."""
+
+    def __init__(self, st: PathState) -> None:
+        self.sizes = [st.n[p] - 2 for p in st.active]
+        self.offsets = [0]
+        for s in self.sizes[:-1]:
+            self.offsets.append(self.offsets[-1] + s)
+        dev = st.X.device
+        nonempty = [i for i, s in enumerate(self.sizes) if s > 0]
+        self.blocks = torch.tensor(nonempty, dtype=torch.long, device=dev)
+        first = [self.offsets[i] for i in nonempty]
+        last = [self.offsets[i] + self.sizes[i] - 1 for i in nonempty]
+        self.first = torch.tensor(first, dtype=torch.long, device=dev)
+        self.last = torch.tensor(last, dtype=torch.long, device=dev)
+        self.single = (self.first == self.last)[:, None]
+        act = torch.tensor([st.active[i] for i in nonempty], dtype=torch.long, device=dev)
+        self.A = st.ends[act, 0] if len(act) else st.ends[:0, 0]
+        self.B = st.ends[act, 1] if len(act) else st.ends[:0, 1]
+        self.M = sum(self.sizes)
+        self.active = list(st.active)
+        self.n = list(st.n)
+
+    def slot_index(self, K: int) -> Tensor:
+        """``LongTensor[M]``: flat index into a ``[P, K]`` table of each row's (path, slot)."""
+        idx = [p * K + 1 + j for p, s in zip(self.active, self.sizes) for j in range(s)]
+        return torch.tensor(idx, dtype=torch.long)
+
+    def row_block(self) -> Tensor:
+        """``LongTensor[M]``: the block (position in ``active``) of every row."""
+        return torch.repeat_interleave(torch.arange(len(self.sizes)), torch.tensor(self.sizes))
 
 
-def project_out(v: Tensor, tau: Tensor) -> tuple[Tensor, Tensor]:
-    """Split ``v: Tensor[M, D]`` along unit ``tau``: returns ``(<v, tau>: Tensor[M, 1], v - <v, tau> tau)``."""
-    c = (v * tau).sum(dim=1, keepdim=True)
-    return c, v - c * tau
+def tangents(X: Tensor, lay: Layout) -> Tensor:
+    """Unnormalised tangents ``θ_{k+1} − θ_{k−1}`` of every row of ``X: Tensor[M, D]`` (the first
+    and last interior point of a path use its ends) -> ``Tensor[M, D]``."""
+    d = torch.empty_like(X)
+    if len(X) > 2:
+        torch.sub(X[2:], X[:-2], out=d[1:-1])
+    if len(lay.first):
+        nxt = torch.where(lay.single, lay.B, X.index_select(0, (lay.first + 1).clamp(max=len(X) - 1)))
+        prv = torch.where(lay.single, lay.A, X.index_select(0, (lay.last - 1).clamp(min=0)))
+        d.index_copy_(0, lay.first, nxt - lay.A)
+        d.index_copy_(0, lay.last, lay.B - prv)
+    return d
 
 
-def _rowdot(a: Tensor, b: Tensor) -> Tensor:
-    """Row-wise dot products ``Tensor[M, D] × Tensor[M, D] -> Tensor[M]`` without an ``[M, D]``
-    temporary (measured 2x faster than ``(a * b).sum(1)`` and 5x faster than ``bmm`` on CPU)."""
-    return torch.linalg.vecdot(a, b)
-
-
-def path_step(st: PathState, objective: Any, batch: Any, idx: Tensor, *, lr: float, optimizer: str,
-              momentum: float, weight_decay: float, betas: tuple[float, float], eps: float) -> None:
-    """One in-place update of every interior point of every path (no host synchronisation).
-
-    SGD: ``b ← μ·P⊥(b) + g⊥``, ``θ ← θ − lr·(b + λθ)`` where ``P⊥`` removes the component along the
-    *current* tangent, so the momentum step stays orthogonal to the path (the METHOD's "project the
-    step") while the L2 term is left unprojected, as in the paper. Adam: moments of ``g⊥ + λθ``; the
-    Adam *step* is projected (projecting only the gradient lets Adam's per-coordinate scaling
-    slide points along the path).
-
-    The ``[M, D]`` element-wise passes dominate a step of a small network on a CPU, so projections
-    use the unnormalised direction ``d = θ_{k+1} − θ_{k−1}`` (``v − (<v, d>/|d|²) d``) and fused
-    ``addcmul``/``add(alpha=)`` kernels.
-    """
-    D = st.pts.shape[2]
-    flat = st.pts.view(-1, D)
-    theta = flat.index_select(0, idx).requires_grad_(True)
+def path_step(st: PathState, lay: Layout, objective: Any, batch: Any, *, lr: float, optimizer: str,
+              momentum: float, weight_decay: float, betas: tuple[float, float], eps: float,
+              max_step: float = 0.5, fused: bool = False) -> None:
+    """One in-place update of every interior point of every active path (no host
+    synchronisation): one vectorised loss and gradient of all rows on the minibatch, then the
+    projected update -- SGD: ``b ← P⊥(μ·b + g)``, ``θ ← (1 − lr·λ)θ − lr·b`` with ``P⊥`` removing
+    the component along the current tangent (so the momentum buffer stays orthogonal to the path;
+    the L2 term is not projected, as in the paper); Adam on ``P⊥(g) + λθ`` with its step projected
+    too (Adam's per-coordinate scaling would otherwise slide points along the path). The step of
+    every point is clipped to ``max_step`` × half the distance between its neighbours. ``fused``
+    uses the compiled update of :mod:`toolkit.paths._kernels` when it is available."""
+    X = st.X
+    theta = X.detach().requires_grad_(True)  # shares storage with X: no copy
     loss = objective.loss(theta, batch)
     (g,) = torch.autograd.grad(loss.sum(), theta)
-    theta = theta.detach()
     loss = loss.detach()
-    d = flat.index_select(0, idx + 1) - flat.index_select(0, idx - 1)
-    dd = _rowdot(d, d).clamp_min(_TINY)
-    gd = _rowdot(g, d)
-    gn = torch.addcmul(g, (gd / dd)[:, None], d, value=-1.0)
-    if optimizer == "sgd":
-        if momentum:
-            buf = st.opt["buf"].view(-1, D)
-            b = buf.index_select(0, idx)
-            cb = (momentum * _rowdot(b, d) / dd)[:, None]
-            b = torch.add(gn, b, alpha=momentum).addcmul_(cb, d, value=-1.0)
-            buf.index_copy_(0, idx, b)
+    with torch.no_grad():
+        out = None
+        if fused:
+            hyper = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, max_step=max_step,
+                         b1=betas[0], b2=betas[1], eps=eps)
+            out = _kernels.fused_step(optimizer, X, g, st.opt, lay, hyper)
+        if out is None:
+            d = tangents(X, lay)
+            if optimizer == "sgd":
+                out = _kernels.sgd_eager(X, d, g, st.opt.get("buf"), lr, momentum, weight_decay,
+                                         max_step)
+            else:
+                out = _kernels.adam_eager(X, d, g, st.opt["m"], st.opt["v"], st.opt["count"], lr,
+                                          weight_decay, betas, eps, max_step)
+        gd, dd, gn2 = out
+        # App. E diagnostics and the non-finite flag, on the device ([M]-sized, cheap)
+        acc = st.acc
+        acc["grad_tangent"] += gd.abs() / dd.sqrt()
+        acc["grad_normal"] += gn2.sqrt()
+        acc["loss"] += loss
+        acc["steps"] += 1
+        st.last_loss = loss
+        st.bad += (~(torch.isfinite(loss) & torch.isfinite(gn2) & torch.isfinite(gd))).to(st.bad.dtype)
+    st.point_steps += len(X)
+
+
+# ---------------------------------------------------------------------------- resampling
+
+
+def _chain(st: PathState, lay: Layout, rows: Tensor) -> Tensor:
+    """``rows: Tensor[M, ...]`` per-row values with the ends' values inserted around each path's
+    block: ``Tensor[M + 2 Pa, ...]`` (ends get the values of ``ends`` for positions, zeros for
+    any other per-row quantity of the same shape)."""
+    parts = []
+    is_pos = rows is st.X
+    for i, p in enumerate(lay.active):
+        o, s = lay.offsets[i], lay.sizes[i]
+        e = st.ends[p] if is_pos else rows.new_zeros(2, *rows.shape[1:])
+        parts += [e[:1], rows[o:o + s], e[1:]]
+    return torch.cat(parts)
+
+
+def resample(st: PathState, new_n: list[int] | None = None, *, density: float = 0.0,
+             end_loss: Tensor | None = None) -> int:
+    """Re-cut every active path into ``new_n[p]`` points (default: its current number), equally
+    spaced in arc length -- or, with ``density > 0``, in arc length weighted by
+    ``1 + density · (segment loss − path minimum) / (path range)`` so that points gather where
+    the loss is high. Points out of order (a segment running backwards along the point's tangent) are dropped first.
+    Optimiser buffers are interpolated with the points. Returns the number of folds removed."""
+    if not st.active:
+        return 0
+    lay = Layout(st)
+    new_n = list(st.n) if new_n is None else new_n
+    C = _chain(st, lay, st.X)  # [S, D]
+    sizes = [s + 2 for s in lay.sizes]
+    path_of = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes)).to(C.device)
+    keep = torch.ones(len(C), dtype=torch.bool, device=C.device)
+    seg = C[1:] - C[:-1]
+    # row k+1 is out of order when one of its two segments runs backwards along its tangent
+    # (d = seg_in + seg_out): <seg_in, seg_out> < -min(|seg_in|², |seg_out|²). A sharp turn with
+    # arms of similar length is a kink, not a fold, and stays.
+    sq = torch.linalg.vector_norm(seg, dim=1) ** 2
+    back = torch.linalg.vecdot(seg[:-1], seg[1:]) < -torch.minimum(sq[:-1], sq[1:])
+    same = (path_of[:-2] == path_of[2:])  # rows k, k+1, k+2 on one path: k+1 is interior
+    folds = back & same
+    n_folds = int(folds.sum())
+    if n_folds:
+        keep[1:-1] &= ~folds
+    idx = keep.nonzero().flatten()
+    Ck, pk = C[idx], path_of[idx]
+    length = torch.linalg.vector_norm(Ck[1:] - Ck[:-1], dim=1)
+    length = torch.where(pk[1:] == pk[:-1], length, torch.zeros_like(length))
+    if density > 0:
+        loss_rows = _chain(st, lay, st.last_loss)[idx]
+        if end_loss is not None:
+            pos = torch.cumsum(torch.tensor([0, *sizes[:-1]]), 0).tolist()
+            for i, p in enumerate(lay.active):  # ends: the minima's losses
+                loss_rows[int((idx == pos[i]).nonzero())] = end_loss[p, 0]
+                loss_rows[int((idx == pos[i] + sizes[i] - 1).nonzero())] = end_loss[p, 1]
+        seg_loss = 0.5 * (loss_rows[1:] + loss_rows[:-1])
+        w = torch.ones_like(seg_loss)
+        for i in range(len(sizes)):
+            m = (pk[1:] == i) & (pk[:-1] == i)
+            sl = seg_loss[m]
+            if len(sl):
+                w[m] = 1 + density * (sl - sl.min()) / (sl.max() - sl.min()).clamp_min(_TINY)
+        length = length * w
+    cum = torch.cat([length.new_zeros(1), torch.cumsum(length, 0)])  # [S_k]
+    starts = torch.searchsorted(pk, torch.arange(len(sizes), device=pk.device))
+    ends = torch.cat([starts[1:], starts.new_tensor([len(pk)])]) - 1
+    s0, total = cum[starts], cum[ends] - cum[starts]
+    targets, rows_of = [], []
+    for i, p in enumerate(lay.active):
+        k = new_n[p]
+        frac = torch.arange(1, k - 1, device=C.device, dtype=C.dtype) / (k - 1)
+        targets.append(s0[i] + frac * total[i])
+        rows_of.append(torch.full((k - 2,), i, device=C.device, dtype=torch.long))
+    tgt = torch.cat(targets)
+    blk = torch.cat(rows_of)
+    # segment of each target within its own path: search the path's slice of `cum`
+    j = torch.searchsorted(cum, tgt, right=True) - 1
+    j = torch.minimum(torch.maximum(j, starts[blk]), ends[blk] - 1)
+    span = (cum[j + 1] - cum[j]).clamp_min(_TINY)
+    f = ((tgt - cum[j]) / span).clamp(0, 1)[:, None]
+    lo, hi = idx[j], idx[j + 1]
+
+    def lerp(rows: Tensor) -> Tensor:
+        ch = C if rows is st.X else _chain(st, lay, rows)
+        a, b = ch[lo], ch[hi]
+        if rows.dim() == 1:
+            return torch.maximum(a, b)  # step counts: the more advanced neighbour
+        return a + f.to(a.dtype) * (b - a)
+
+    opt = {k: lerp(v) for k, v in st.opt.items()}
+    st.X = lerp(st.X)
+    st.opt = opt
+    resized = any(st.n[p] != new_n[p] for p in lay.active)
+    for p in lay.active:
+        st.n[p] = new_n[p]
+    M = len(st.X)
+    if resized:  # new rows: the epoch's per-point diagnostics and flags start over
+        st.acc = {k: (v.new_zeros(M) if v.dim() else v) for k, v in st.acc.items()}
+        st.bad = st.X.new_zeros(M) + (st.bad > 0).any().to(st.X.dtype)
+    st.last_loss = st.X.new_zeros(M)
+    return n_folds
+
+
+def stop_paths(st: PathState, paths: list[int], status: str, epoch: int) -> None:
+    """Freeze ``paths`` (remove their rows from the optimised block) with ``status``; a path
+    with a snapshot in ``best`` (its lowest tracked maximum) is frozen at that snapshot."""
+    if not paths:
+        return
+    lay = Layout(st)
+    keep_rows = []
+    for i, p in enumerate(lay.active):
+        o, s = lay.offsets[i], lay.sizes[i]
+        if p in paths:
+            st.frozen[p] = st.best.pop(p, st.X[o:o + s]).clone()
+            st.n[p] = len(st.frozen[p]) + 2
+            st.status[p], st.stopped_epoch[p] = status, int(epoch)
         else:
-            b = gn
-        new = torch.add(theta, b, alpha=-lr)
-        if weight_decay:
-            new.add_(theta, alpha=-lr * weight_decay)
-    else:
-        b1, b2 = betas
-        m, v = st.opt["m"].view(-1, D), st.opt["v"].view(-1, D)
-        cnt = st.opt["count"].view(-1)
-        gg = torch.add(gn, theta, alpha=weight_decay) if weight_decay else gn
-        mi = m.index_select(0, idx).mul_(b1).add_(gg, alpha=1 - b1)
-        vi = v.index_select(0, idx).mul_(b2).addcmul_(gg, gg, value=1 - b2)
-        ci = cnt.index_select(0, idx) + 1
-        m.index_copy_(0, idx, mi)
-        v.index_copy_(0, idx, vi)
-        cnt.index_copy_(0, idx, ci)
-        step = (mi / (1 - b1**ci)[:, None]) / ((vi / (1 - b2**ci)[:, None]).sqrt_().add_(eps))
-        step.addcmul_((_rowdot(step, d) / dd)[:, None], d, value=-1.0)
-        new = torch.add(theta, step, alpha=-lr)
-    flat.index_copy_(0, idx, new)
-    # diagnostics and the non-finite flag, accumulated on the device ([M]-sized, cheap); the
-    # positions themselves are checked at each check (see ``PathState.nonfinite``)
-    gn_norm = torch.linalg.vector_norm(gn, dim=1)
-    acc = st.acc
-    acc["grad_tangent"].view(-1).index_add_(0, idx, gd.abs() / dd.sqrt())
-    acc["grad_normal"].view(-1).index_add_(0, idx, gn_norm)
-    acc["loss"].view(-1).index_add_(0, idx, loss)
-    acc["steps"] += 1
-    finite = torch.isfinite(loss) & torch.isfinite(gn_norm) & torch.isfinite(gd)
-    st.bad.view(-1).index_add_(0, idx, (~finite).to(st.bad.dtype))
+            keep_rows.append(torch.arange(o, o + s))
+    idx = torch.cat(keep_rows).to(st.X.device) if keep_rows else torch.zeros(0, dtype=torch.long,
+                                                                              device=st.X.device)
+    st.active = [p for p in st.active if p not in paths]
+    st.X = st.X.index_select(0, idx)
+    st.opt = {k: v.index_select(0, idx) for k, v in st.opt.items()}
+    st.acc = {k: (v.index_select(0, idx) if v.dim() else v) for k, v in st.acc.items()}
+    st.bad = st.bad.index_select(0, idx)
+    st.last_loss = st.last_loss.index_select(0, idx)
 
 
 # ---------------------------------------------------------------------------- insertion (Alg. 4)
 
 
-def choose_insertions(st: PathState, criterion: str, *, distance_ratio: float, loss_tol: float,
-                      max_insert: int, max_points: int, seg_loss: Tensor | None = None,
-                      node_loss: Tensor | None = None) -> list[list[int]]:
-    """Segments (per path, as the index ``k`` of segment ``(k, k+1)``) to receive a midpoint.
+def choose_insertions(st: PathState, criterion: str, *, h0: Tensor, distance_ratio: float,
+                      loss_tol: float, max_insert: int, max_points: int,
+                      seg_loss: dict[int, Tensor] | None = None,
+                      node_loss: dict[int, Tensor] | None = None) -> dict[int, int]:
+    """Points to add per active path (Alg. 4), as ``{path: count}``.
 
-    ``distance``: segments longer than ``distance_ratio`` × the mean segment length of their path
-    (the mean, not the median: halving one long segment must not make its neighbours "long").
-    ``loss``: segments whose midpoint loss ``seg_loss[p, k]`` exceeds the larger loss of their two
-    ends by more than ``loss_tol`` × (path's loss range over points and midpoints) -- a peak between
-    optimised points -- ranked by midpoint loss, highest first.
-    At most ``max_insert`` per path per round and never beyond ``max_points`` points per path.
+    ``distance``: one point per segment longer than ``distance_ratio`` × the path's initial
+    spacing ``h0[p]`` (with equal spacing kept by resampling, a long segment means the path has
+    grown longer than its points resolve). ``loss``: one point per segment whose midpoint loss
+    exceeds the larger loss of its two ends by more than ``loss_tol`` × the path's loss range
+    (a bump between optimised points). At most ``max_insert`` per path per round and never
+    beyond ``max_points`` points per path.
     """
-    P = st.pts.shape[0]
-    seg = (st.pts[:, 1:] - st.pts[:, :-1]).norm(dim=2).cpu()  # [P, K-1]
-    if criterion == "loss":
-        seg_loss, node_loss = seg_loss.cpu(), node_loss.cpu()
-    out: list[list[int]] = []
-    for p in range(P):
-        ns = st.n[p] - 1
+    out: dict[int, int] = {}
+    for p in st.active:
         room = min(max_insert, max_points - st.n[p])
         if room <= 0:
-            out.append([])
             continue
         if criterion == "distance":
-            lengths = seg[p, :ns]
-            bound = distance_ratio * lengths.mean()
-            cand = [(float(lengths[k]), k) for k in range(ns) if lengths[k] > bound]
+            pts = st.path(p)
+            lengths = torch.linalg.vector_norm(pts[1:] - pts[:-1], dim=1)
+            k = int((lengths > distance_ratio * h0[p]).sum())
         else:
-            mids, nodes = seg_loss[p, :ns], node_loss[p, :ns + 1]
+            mids, nodes = seg_loss[p], node_loss[p]
             lo = torch.minimum(mids.min(), nodes.min())
             hi = torch.maximum(mids.max(), nodes.max())
             bump = mids - torch.maximum(nodes[:-1], nodes[1:])
-            tol = loss_tol * float(hi - lo)
-            cand = [(float(mids[k]), k) for k in range(ns) if bump[k] > tol and bump[k] > 0]
-        cand.sort(reverse=True)
-        out.append(sorted(k for _, k in cand[:room]))
+            k = int(((bump > loss_tol * (hi - lo)) & (bump > 0)).sum())
+        if k:
+            out[p] = min(k, room)
     return out
 
 
-def apply_insertions(st: PathState, segs: list[list[int]], epoch: int) -> int:
-    """Insert a midpoint in each chosen segment and re-pad every per-slot tensor; new points get
-    zero optimiser state. Returns the number of points inserted."""
-    total = sum(len(s) for s in segs)
-    if total == 0:
-        return 0
-    P = st.pts.shape[0]
-    new_n = [st.n[p] + len(segs[p]) for p in range(P)]
-    K2 = max(new_n)
-    # src[p][j] = old slot feeding new slot j, or -(k+1) for the midpoint of old segment k
-    srcs = []
-    for p in range(P):
-        src, chosen = [], set(segs[p])
-        for k in range(st.n[p]):
-            src.append(k)
-            if k in chosen:
-                src.append(-(k + 1))
-                st.insertions.append([int(epoch), p, len(src) - 1])
-        srcs.append(src)
-
-    def repad(t: Tensor, fill_mid: bool) -> Tensor:
-        out = t.new_zeros(P, K2, *t.shape[2:])
-        for p in range(P):
-            for j, s in enumerate(srcs[p]):
-                if s >= 0:
-                    out[p, j] = t[p, s]
-                elif fill_mid:
-                    k = -s - 1
-                    out[p, j] = 0.5 * (t[p, k] + t[p, k + 1])
-            if fill_mid:  # padding repeats the last minimum
-                out[p, new_n[p]:] = t[p, st.n[p] - 1]
-        return out
-
-    st.pts = repad(st.pts, True)
-    st.opt = {k: repad(v, False) for k, v in st.opt.items()}
-    st.acc = {k: (repad(v, False) if v.dim() == 2 else v) for k, v in st.acc.items()}
-    st.bad = repad(st.bad, False)
-    st.n = new_n
-    return total
-
-
 @torch.no_grad()
-def segment_losses(st: PathState, objective: Any, batches: list[Any], chunk: int = 1024
-                   ) -> tuple[Tensor, Tensor]:
-    """Minibatch-averaged loss at every slot and every segment midpoint:
-    ``(node_loss: Tensor[P, Kmax], seg_loss: Tensor[P, Kmax-1])`` (padding entries meaningless)."""
-    P, K, D = st.pts.shape
-    mids = 0.5 * (st.pts[:, 1:] + st.pts[:, :-1])
-    allp = torch.cat([st.pts.reshape(-1, D), mids.reshape(-1, D)])
-    tot = allp.new_zeros(len(allp))
-    for b in batches:
-        tot += torch.cat([objective.loss(c, b) for c in allp.split(chunk)])
-    tot /= max(len(batches), 1)
-    return tot[: P * K].view(P, K), tot[P * K:].view(P, K - 1)
+def node_and_midpoint_losses(st: PathState, objective: Any, evaluate: Any
+                             ) -> tuple[dict[int, Tensor], dict[int, Tensor]]:
+    """Loss at every point and every segment midpoint of every active path, by ``evaluate``
+    (``Tensor[B, D] -> Tensor[B]``): ``({p: [n_p]}, {p: [n_p - 1]})``."""
+    pts, mids, sizes = [], [], []
+    for p in st.active:
+        q = st.path(p)
+        pts.append(q)
+        mids.append(0.5 * (q[1:] + q[:-1]))
+        sizes.append(len(q))
+    if not pts:
+        return {}, {}
+    values = evaluate(torch.cat(pts + mids))
+    nodes = values[:sum(sizes)].split(sizes)
+    segs = values[sum(sizes):].split([s - 1 for s in sizes])
+    return dict(zip(st.active, nodes)), dict(zip(st.active, segs))
