@@ -117,11 +117,14 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
     # networks below for ~3 minutes (Fig. 4) + ~2.5 minutes (Fig. 8's BN units) on 2 CPU cores
     "cnn_units": {
         "smoke": dict(n_minima=2, n_points=4, path_epochs=1, batch_size=64, insert_every=1,
-                      insert_max=1, max_points=5, between=1, bootstrap=5, eval_chunk=64),
+                      insert_max=1, max_points=5, min_epochs=1, between=1, bootstrap=5,
+                      eval_chunk=64),
         "cpu": dict(n_minima=3, n_points=5, path_epochs=10, batch_size=32, insert_every=3,
-                    insert_max=2, max_points=9, between=2, bootstrap=20, eval_chunk=32),
+                    insert_max=2, max_points=9, min_epochs=6, between=2, bootstrap=20,
+                    eval_chunk=32),
         "paper": dict(n_minima=10, n_points=19, path_epochs=300, batch_size=150, insert_every=25,
-                      insert_max=4, max_points=38, between=3, bootstrap=100, eval_chunk=1000),
+                      insert_max=4, max_points=38, min_epochs=10, between=3, bootstrap=100,
+                      eval_chunk=1000),
     },
     # Tables 1-2 (toolkit.experiments.resnet_types): minima per type, the ResNet-like net's width
     # (1 = Table 11) and one path plan per data set; minima from the "resnet_type1"/"resnet_type2"
@@ -132,19 +135,21 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
     "resnet_types": {
         "smoke": dict(n_per_type=1, width=0.25, between=1, bootstrap=5, eval_chunk=32, paths={
             ds: dict(n_points=3, epochs=1, batch_size=32, optimizer="adam", lr=3e-3,
-                     insert_every=1, insert_criterion=None, insert_max=1, max_points=3)
+                     insert_every=1, insert_criterion=None, insert_max=1, max_points=3,
+                     min_epochs=1)
             for ds in ("cifar10", "svhn")}),
         "cpu": dict(n_per_type=2, width=0.25, between=2, bootstrap=20, eval_chunk=32, paths={
             ds: dict(n_points=5, epochs=8, batch_size=32, optimizer="adam", lr=3e-3,
-                     insert_every=3, insert_criterion="loss", insert_max=1, max_points=6)
+                     insert_every=3, insert_criterion="loss", insert_max=1, max_points=6,
+                     min_epochs=5)
             for ds in ("cifar10", "svhn")}),
         "paper": dict(n_per_type=8, width=1.0, between=3, bootstrap=100, eval_chunk=1000, paths={
             "cifar10": dict(n_points=19, epochs=300, batch_size=150, optimizer="sgd", lr=0.05,
                             insert_every=25, insert_criterion="distance", insert_max=4,
-                            max_points=38),
+                            max_points=38, min_epochs=10),
             "svhn": dict(n_points=19, epochs=200, batch_size=256, optimizer="sgd", lr=0.05,
                          insert_every=25, insert_criterion="distance", insert_max=4,
-                         max_points=38)}),
+                         max_points=38, min_epochs=10)}),
     },
     # Fig. 6-7 / Table 3 (toolkit.experiments.wrn_curves): network (depth, widen factor), minima,
     # curves (a minimum's epochs; batch), triangles, evaluation; minima from "wrn_garipov".

@@ -5,10 +5,9 @@ set, build the barcode, and compare saddle levels honestly.
 Two rules every verdict built on these pieces follows:
 
 - a path maximum is an **upper bound** of the saddle it estimates; when the path engine reports
-  that a path has not converged (``PathSet.converged``), a better path could still lower it, so a
-  comparison in which the *higher* side is unconverged is unresolved, not a finding. Engines that
-  do not test convergence give ``tested=False``: the maxima are then reported as upper bounds
-  whose convergence was not tested;
+  that a path has not converged (``PathSet.status``: ``"budget"``, the epochs ran out before its
+  maximum stopped falling), a better path could still lower it, so a comparison in which the
+  *higher* side is unconverged is unresolved, not a finding;
 - two levels whose difference is smaller than their combined error bars are a **tie**.
 """
 
@@ -24,7 +23,8 @@ from toolkit.objectives import ModuleObjective
 from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
 from toolkit.topology import Barcode, minima_barcode
 
-__all__ = ["Level", "PathPlan", "PathsOutcome", "compare", "describe_data", "paths_between"]
+__all__ = ["Level", "PathPlan", "PathsOutcome", "compare", "describe_data", "paths_between",
+           "status_of"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,10 @@ class PathPlan:
         p = self.path
         ins = (f"insertion '{p.insert_criterion}' every {p.insert_every} epochs"
                if p.insert_criterion else "no insertion")
-        return (f"{p.n_points} points, {p.epochs} epochs of {p.optimizer} (lr {p.lr}, batch "
-                f"{p.batch_size}, L2 {p.weight_decay}) with projected steps, {ins}; evaluated on "
+        return (f"{p.n_points} points, at most {p.epochs} epochs of {p.optimizer} (lr {p.lr}, "
+                f"batch {p.batch_size}, L2 {p.weight_decay}) with projected steps -- a path stops "
+                f"when its maximum has converged, not before {p.min_epochs} epochs; {ins}; "
+                "evaluated (maxima certified by refinement) on "
                 f"all the minima's training images with {self.between} extra point(s) per straight piece, "
                 f"{self.bootstrap} bootstrap resamples of {self.eval_chunk}-image chunks")
 
@@ -59,18 +61,23 @@ class PathsOutcome:
 
     ``pairs [P, 2]``; ``min_losses [n]``: each minimum's training loss measured by the same
     evaluation as the paths (BatchNorm statistics recomputed); ``saddles [P]``: path maxima;
-    ``saddle_std [P]``: their bootstrap standard deviation over data chunks; ``converged [P]``:
-    the engine's per-path convergence test (all False when ``tested`` is False: not tested);
-    ``n_points [P]``: points per path after insertion; ``endpoint_gap``: largest difference
-    between ``min_losses`` and the minima store's losses; ``seconds``: optimisation + evaluation.
+    ``saddle_std [P]``: their bootstrap standard deviation over data chunks; ``status [P]``: the
+    engine's per-path verdict (``"converged"``, ``"pruned"``, ``"budget"``), ``converged [P]``
+    its boolean, ``stopped_epoch [P]`` when each path stopped (-1: ran the whole budget);
+    ``certified [P]``: the dense evaluation's refinement left no interval that could hide a higher
+    maximum; ``n_points [P]``: points per path
+    at the end; ``endpoint_gap``: largest difference between ``min_losses`` and the minima
+    store's losses; ``seconds``: optimisation + evaluation.
     """
 
     pairs: np.ndarray
     min_losses: np.ndarray
     saddles: np.ndarray
     saddle_std: np.ndarray
+    status: list
     converged: np.ndarray
-    tested: bool
+    stopped_epoch: np.ndarray
+    certified: np.ndarray
     n_points: np.ndarray
     endpoint_gap: float
     barcode: Barcode
@@ -88,12 +95,12 @@ class PathsOutcome:
         return self.saddles <= ends + tol
 
     def convergence_note(self) -> str:
-        """How many maxima are converged, or that the engine did not test it."""
-        if not self.tested:
-            return "convergence not tested by this path engine: every maximum is an upper bound"
+        """How many maxima converged; the others are upper bounds."""
         bad = int((~self.converged).sum())
+        cert = int((~self.certified).sum())
         return (f"{len(self.converged) - bad}/{len(self.converged)} paths converged"
-                + (f"; {bad} maxima are upper bounds" if bad else ""))
+                + (f" ({bad} ran out of budget: upper bounds)" if bad else "")
+                + (f", {cert} maxima not certified by refinement" if cert else ""))
 
     def sanity(self, tol: float = 1e-4) -> tuple[bool, str]:
         """Ends reproduce the stored minima within ``tol``, maxima lie above both ends, and no
@@ -121,14 +128,14 @@ def paths_between(model: torch.nn.Module, data, flat: torch.Tensor, stored_losse
     n = len(flat)
     ends = ev.minima_losses()
     min_losses = np.array([ends[i] for i in range(n)], dtype=np.float64)
-    conv = getattr(ps, "converged", None)  # the engine's per-path test, when it has one
-    tested = conv is not None
-    converged = (np.asarray(torch.as_tensor(conv).cpu(), dtype=bool) if tested
-                 else np.zeros(len(ps), dtype=bool))
+    status = list(getattr(ps, "status", ["budget"] * len(ps)))
     return PathsOutcome(
         pairs=ps.pairs.numpy(), min_losses=min_losses,
         saddles=ev.max_loss.double().cpu().numpy(), saddle_std=ev.max_loss_std.double().cpu().numpy(),
-        converged=converged, tested=tested, n_points=ps.n_points.numpy(),
+        status=status, converged=np.array([s == "converged" for s in status], dtype=bool),
+        stopped_epoch=np.asarray(ps.stopped_epoch.cpu(), dtype=np.int64),
+        certified=np.asarray(ev.certified.cpu(), dtype=bool),
+        n_points=ps.n_points.numpy(),
         endpoint_gap=float(np.abs(min_losses - np.asarray(stored_losses)).max()),
         barcode=minima_barcode(min_losses, ev.saddles()), seconds=time.perf_counter() - t0)
 
@@ -138,8 +145,9 @@ class Level:
     """A mean loss level of a group (e.g. the bar ends of one architecture) with its error bar.
 
     ``err``: standard error over the group's values combined with their measurement noise
-    (``sqrt(s² / k + mean(σ²) / k)``); ``converged``: True when every maximum in the group passed
-    the engine's convergence test, False when one did not, None when not tested.
+    (``sqrt(s² / k + mean(σ²) / k)``); ``converged``: for path maxima, True when every maximum in
+    the group passed the engine's convergence test and False when one did not (they are then
+    upper bounds); None for values that are not path maxima (minima, accuracies).
     """
 
     mean: float
@@ -150,7 +158,7 @@ class Level:
     @classmethod
     def of(cls, values, stds=None, converged=None) -> Level:
         """The level of ``values [k]`` with measurement ``stds [k]`` and per-value convergence
-        flags ``converged [k]`` (None: not tested)."""
+        flags ``converged [k]`` (None: not path maxima)."""
         v = np.asarray(values, dtype=np.float64)
         k = len(v)
         if k == 0:
@@ -161,26 +169,43 @@ class Level:
         return cls(float(v.mean()), float(np.sqrt(s2 / k + noise / k)), k, conv)
 
     def text(self, digits: int = 3) -> str:
-        """``"0.512 ± 0.031"``, with "(upper bound)" when not converged or not tested."""
-        bound = "" if self.converged else " (upper bound)"
+        """``"0.512 ± 0.031"``, with "(upper bound)" for unconverged path maxima."""
+        bound = " (upper bound)" if self.converged is False else ""
         return f"{self.mean:.{digits}f} ± {self.err:.{digits}f}{bound}"
 
 
 def compare(lower_expected: Level, higher_expected: Level) -> str:
-    """Whether ``lower_expected`` is below ``higher_expected``: ``"lower"`` (beyond the combined
-    error bars, and the higher side's maxima converged or untested), ``"tie"`` (within the error
-    bars), ``"higher"`` (the reverse, beyond the error bars and with the now-higher side
-    converged or untested), or ``"unresolved"`` (the side that came out higher has unconverged
-    maxima, which better paths could lower below the other)."""
+    """Whether ``lower_expected`` is below ``higher_expected``:
+
+    - ``"tie"``: the difference is within the combined error bars;
+    - ``"lower"`` / ``"higher"``: beyond the error bars, and the side that came out higher has
+      converged maxima (or no convergence test): the ordering of the saddles is established;
+    - ``"lower (upper bounds)"`` / ``"higher (upper bounds)"``: beyond the error bars, but the side
+      that came out higher has unconverged maxima -- upper bounds that better paths could lower
+      below the other side: the ordering holds for the maxima found at equal budget, not
+      (yet) for the saddles;
+    - ``"unresolved"``: a side has no value.
+    """
     a, b = lower_expected, higher_expected
     if a.k == 0 or b.k == 0 or not (np.isfinite(a.mean) and np.isfinite(b.mean)):
         return "unresolved"
     if abs(a.mean - b.mean) <= a.err + b.err:
         return "tie"
+    word = "lower" if a.mean < b.mean else "higher"
     top = b if a.mean < b.mean else a
-    if top.converged is False:
-        return "unresolved"
-    return "lower" if a.mean < b.mean else "higher"
+    return f"{word} (upper bounds)" if top.converged is False else word
+
+
+def status_of(outcomes: list[str]) -> str:
+    """The status a list of :func:`compare` outcomes supports: ``"reproduced"`` when every one is
+    ``"lower"`` (established), ``"partly reproduced"`` when at least one is lower (established or
+    at equal budget) and none is an established ``"higher"``, else ``"not reproduced"`` (all
+    ties included: the claimed difference is not resolved)."""
+    if outcomes and all(o == "lower" for o in outcomes):
+        return "reproduced"
+    if any(o.startswith("lower") for o in outcomes) and "higher" not in outcomes:
+        return "partly reproduced"
+    return "not reproduced"
 
 
 def describe_data(ms, *, what: str = "minima, paths and evaluation") -> str:

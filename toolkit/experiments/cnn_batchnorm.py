@@ -14,8 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from toolkit import scales
-from toolkit.experiments._minima_paths import compare
+from toolkit.data import DATASETS
+from toolkit.experiments._minima_paths import compare, status_of
 from toolkit.experiments.cnn_units import HEADER, CNNUnit, cnn_name, cnn_units, plan_description
+from toolkit.params import as_choice, as_int, as_list
 from toolkit.report import verdict
 from toolkit.topology import Barcode
 
@@ -46,7 +48,9 @@ def cnn_batchnorm_config(scale: str = "cpu", *, seed: int = 0, dataset: str = "c
                          depths=None) -> CNNBatchNormConfig:
     """Fig. 8's configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["cnn_batchnorm"]``)."""
     s = scales.settings("cnn_batchnorm", scale)
-    depths = tuple(int(d) for d in (s["depths"] if depths is None else depths))
+    depths = as_list(s["depths"] if depths is None else depths, "depths", int)
+    dataset = as_choice(dataset, "dataset", DATASETS)
+    seed = as_int(seed, "seed")
     if any(d not in (1, 2, 3) for d in depths):
         raise ValueError(f"depths must be 1, 2 or 3 (Tables 8-10), got {list(depths)}")
     return CNNBatchNormConfig(dataset=dataset, depths=depths, channels=int(s["channels"]),
@@ -98,25 +102,25 @@ class CNNBatchNormResult:
 
     def verdict(self) -> dict:
         """Fig. 8's verdict for ``run.finish``: reproduced when at every depth BN lowers both the
-        minima and the saddles beyond the error bars and the saddle drop is largest at the deepest
-        network; partly when BN lowers the minima or the saddles at some depth and raises neither
-        anywhere beyond the error bars; not reproduced otherwise (all ties included)."""
+        minima and the saddles beyond the error bars (converged paths) and the saddle drop is
+        largest at the deepest network; partly when BN lowers the minima or the saddles at some
+        depth (maybe only as upper bounds at equal budget) and raises neither anywhere beyond the
+        error bars with converged paths; not reproduced otherwise (all ties included); see
+        :func:`~toolkit.experiments._minima_paths.status_of`."""
         cfg = self.config
         eff = self.effects()
         outcomes = [e[k] for e in eff.values() for k in ("minima", "saddles")]
         deepest = max(cfg.depths)
         largest_deep = all(eff[deepest]["saddle_drop"] >= e["saddle_drop"] for e in eff.values())
         ok = all(u.paths.sanity()[0] for u in self.units.values())
-        if all(o == "lower" for o in outcomes) and largest_deep:
-            status = "reproduced"
-        elif "lower" in outcomes and "higher" not in outcomes:
+        status = status_of(outcomes)
+        if status == "reproduced" and not largest_deep:
             status = "partly reproduced"
-        else:
-            status = "not reproduced"
         status = status if ok else "not reproduced"
         first = next(iter(self.units.values()))
         n = len(first.paths.min_losses)
-        tested = all(u.paths.tested for u in self.units.values())
+        conv = sum(int(u.paths.converged.sum()) for u in self.units.values())
+        n_paths = sum(len(u.paths.converged) for u in self.units.values())
         per = "; ".join(f"CNN-{d}: minima {e['minima']} ({e['minima_drop']:+.3f}), saddles "
                         f"{e['saddles']} ({e['saddle_drop']:+.3f})" for d, e in eff.items())
         return verdict(
@@ -125,15 +129,16 @@ class CNNBatchNormResult:
                  f"paths evaluated with per-point recomputed statistics; scale {cfg.scale}",
             finding=(f"effect of BatchNorm (drop = without - with): {per}; largest saddle drop at "
                      f"CNN-{deepest}: {largest_deep}; sanity {'ok' if ok else 'FAILED'}"
-                     + ("" if tested else "; path convergence not tested: maxima are upper bounds")),
+                     + f"; paths converged {conv}/{n_paths} (the others ran out of budget: their maxima are upper bounds)"),
             paper="with BN both minima and saddles are lower at every depth, most clearly for CNN-3",
             ours=per,
             numbers={"effects": {f"CNN-{d}": e for d, e in eff.items()},
                      "saddle_mean": {u.name: u.saddle_level().mean for u in self.units.values()},
                      "minima_mean": {u.name: u.minima_level().mean for u in self.units.values()},
                      "largest_drop_deepest": largest_deep, "sanity_ok": ok,
-                     "convergence_tested": tested},
-            compute_s=self.compute_s, stand_in=first.stand_in)
+                     "paths_converged": [conv, n_paths]},
+            compute_s=self.compute_s, stand_in=first.stand_in, scale=cfg.scale,
+            compared=len(outcomes))
 
 
 def cnn_batchnorm(cfg: CNNBatchNormConfig, *, device: str = "auto",

@@ -53,7 +53,7 @@ def cnn_plan(scale: str) -> tuple[int, PathPlan]:
                       optimizer="adam", lr=3e-3, weight_decay=5e-4, lr_schedule="garipov",
                       insert_every=s["insert_every"], insert_criterion="loss",
                       insert_max=s["insert_max"], max_points=s["max_points"],
-                      on_nonfinite="backoff")
+                      min_epochs=s["min_epochs"], on_nonfinite="backoff")
     return s["n_minima"], PathPlan(path=path, between=s["between"], bootstrap=s["bootstrap"],
                                    eval_chunk=s["eval_chunk"])
 
@@ -105,11 +105,12 @@ class CNNUnit:
         only when every bar-ending path is."""
         p = self.paths
         k = p.bar_paths()
-        return Level.of(p.saddles[k], p.saddle_std[k], p.converged[k] if p.tested else None)
+        return Level.of(p.saddles[k], p.saddle_std[k], p.converged[k])
 
     def minima_level(self) -> Level:
-        """Mean training loss of the minima (as the paths' ends measure it) with its standard error."""
-        return Level.of(self.paths.min_losses, converged=self.minima_converged)
+        """Mean training loss of the minima (as the paths' ends measure it) with its standard error
+        (the minima's own convergence is reported apart, in :meth:`row`)."""
+        return Level.of(self.paths.min_losses)
 
     def row(self) -> str:
         """One line of the summary table."""
@@ -161,7 +162,9 @@ def cnn_units(dataset: str, archs, scale: str, seed: int, *, device: str = "auto
 def plan_description(scale: str, dataset: str) -> str:
     """What every unit at ``scale`` runs: minima recipe as scaled, number of minima, paths."""
     n, plan = cnn_plan(scale)
+    recipe = [ln for ln in scales.get(scale, RECIPE).describe(RECIPE).splitlines()
+              if not ln.startswith("  minima")]
     return "\n".join([
         f"data set: {dataset} (a stand-in is named below when the files are absent)",
-        f"minima: {n} per network, {scales.get(scale, RECIPE).describe(RECIPE)}",
+        f"minima: {n} per network, recipe {RECIPE!r} at {recipe[0]}", *recipe[1:],
         f"paths: all {n * (n - 1) // 2} pairs per network; {plan.describe()}"])

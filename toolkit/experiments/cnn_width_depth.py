@@ -15,8 +15,10 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from toolkit import scales
-from toolkit.experiments._minima_paths import compare
+from toolkit.data import DATASETS
+from toolkit.experiments._minima_paths import compare, status_of
 from toolkit.experiments.cnn_units import HEADER, CNNUnit, cnn_name, cnn_units, plan_description
+from toolkit.params import as_choice, as_int, as_list
 from toolkit.report import verdict
 from toolkit.topology import Barcode
 
@@ -53,10 +55,13 @@ class CNNWidthDepthConfig:
 def cnn_width_depth_config(scale: str = "cpu", *, seed: int = 0, dataset: str = "cifar10",
                            widths=None, depths=None) -> CNNWidthDepthConfig:
     """Fig. 4's configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["cnn_width_depth"]``;
-    ``widths``/``depths`` None take the scale's)."""
+    ``widths``/``depths`` None take the scale's; they may arrive as text, see
+    :mod:`toolkit.params`)."""
     s = scales.settings("cnn_width_depth", scale)
-    widths = tuple(int(c) for c in (s["widths"] if widths is None else widths))
-    depths = tuple(int(d) for d in (s["depths"] if depths is None else depths))
+    widths = as_list(s["widths"] if widths is None else widths, "widths", int)
+    depths = as_list(s["depths"] if depths is None else depths, "depths", int)
+    dataset = as_choice(dataset, "dataset", DATASETS)
+    seed = as_int(seed, "seed")
     bad = [d for d in depths if d not in (1, 2, 3)]
     if bad or any(c < 1 for c in widths):
         raise ValueError(f"depths must be 1, 2 or 3 (Tables 8-10) and widths positive, got "
@@ -132,12 +137,13 @@ class CNNWidthDepthResult:
         return "\n".join(lines)
 
     def verdict(self) -> dict:
-        """Fig. 4's verdict for ``run.finish``: reproduced when every consecutive step of the width
-        and depth series lowers the saddle level beyond the error bars; partly when at least one
-        step does and none rises beyond them, or when each series' largest network is lower than
-        its smallest; not reproduced otherwise (all ties included: the trend is then not
-        resolved). A failed sanity check (path ends, maxima below ends, flagged minima) is not
-        reproduced."""
+        """Fig. 4's verdict for ``run.finish``: the consecutive steps of the width and depth series
+        compared with :func:`~toolkit.experiments._minima_paths.compare` and summed up by
+        :func:`~toolkit.experiments._minima_paths.status_of` -- reproduced when every step lowers
+        the saddle level beyond the error bars with converged paths; partly when at least one step
+        lowers it (maybe only as upper bounds at equal budget) and none raises it with converged
+        paths; not reproduced otherwise (all ties included: the trend is then not resolved). A
+        failed sanity check (path ends, maxima below ends, flagged minima) is not reproduced."""
         cfg = self.config
         series = {"width": self.width_series(), "depth": self.depth_series()}
         steps = {k: self.steps(s) for k, s in series.items()}
@@ -145,20 +151,12 @@ class CNNWidthDepthResult:
         ends = {k: compare(s[-1].saddle_level(), s[0].saddle_level()) if len(s) > 1 else "untested"
                 for k, s in series.items()}
         ok = all(u.paths.sanity()[0] for u in self.units.values())
-        if not outcomes:
-            status = "not reproduced"
-        elif all(o == "lower" for o in outcomes):
-            status = "reproduced"
-        elif ("lower" in outcomes and "higher" not in outcomes) or \
-                all(e == "lower" for e in ends.values()):
-            status = "partly reproduced"
-        else:
-            status = "not reproduced"
-        status = status if ok else "not reproduced"
+        status = status_of(outcomes) if ok else "not reproduced"
         us = self.by_params()
         first = us[0]
         levels = ", ".join(f"{u.name} {u.saddle_level().text(3)}" for u in us)
-        tested = all(u.paths.tested for u in us)
+        conv = sum(int(u.paths.converged.sum()) for u in us)
+        n_paths = sum(len(u.paths.converged) for u in us)
         n = len(first.paths.min_losses)
         return verdict(
             status=status, dataset=first.data,
@@ -168,7 +166,7 @@ class CNNWidthDepthResult:
                      + "; ".join(f"{a}->{b} {o}" for st in steps.values() for a, b, o in st)
                      + f"; largest vs smallest per series: {ends}; Spearman(params, saddle) "
                      f"{self.rank_correlation():+.2f}; sanity {'ok' if ok else 'FAILED'}"
-                     + ("" if tested else "; path convergence not tested: maxima are upper bounds")),
+                     + f"; paths converged {conv}/{n_paths} (the others ran out of budget: their maxima are upper bounds)"),
             paper="saddles fall with more channels (CNN-1-C) and more layers (CNN-1/2/3); "
                   "ordered by parameter count the dependence is straightforward",
             ours=f"width steps {[o for _, _, o in steps['width']]}, depth steps "
@@ -179,8 +177,9 @@ class CNNWidthDepthResult:
                      "n_params": {u.name: u.n_params for u in us},
                      "steps": {k: [list(s) for s in st] for k, st in steps.items()},
                      "spearman": self.rank_correlation(), "sanity_ok": ok,
-                     "convergence_tested": tested},
-            compute_s=self.compute_s, stand_in=first.stand_in)
+                     "paths_converged": [conv, n_paths]},
+            compute_s=self.compute_s, stand_in=first.stand_in, scale=cfg.scale,
+            compared=len(outcomes))
 
 
 def cnn_width_depth(cfg: CNNWidthDepthConfig, *, device: str = "auto",

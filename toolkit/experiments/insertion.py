@@ -21,7 +21,8 @@ import torch
 from toolkit import landscapes, scales
 from toolkit.cache import cached
 from toolkit.objectives import FunctionObjective
-from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
+from toolkit.params import as_choice, as_int
+from toolkit.paths import PathConfig, PathSet, evaluate_paths, optimize_paths
 from toolkit.report import verdict
 from toolkit.topology import grid_barcode
 
@@ -51,12 +52,16 @@ def insertion_config(scale: str = "cpu", *, seed: int = 0,
                      landscape: str = "curved_valley") -> InsertionConfig:
     """The configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["insertion"]``). Plain
     SGD with momentum and no L2 term (on a 2D function it would pull the path to the origin); the
-    learning rate suits the valley's stiffness (curvature ~250 across it)."""
+    learning rate suits the valley's stiffness (curvature ~250 across it). Both runs use their
+    whole budget (``stop_converged=False``): a path of two points converges -- to a path whose
+    straight pieces cross the valley's walls -- before the first insertion round."""
     s = scales.settings("insertion", scale)
+    landscape = as_choice(landscape, "landscape", ("curved_valley",))
+    seed = as_int(seed, "seed")
     before = PathConfig(n_points=s["n_points"], epochs=s["epochs"], steps_per_epoch=10, lr=2e-3,
                         momentum=0.9, weight_decay=0.0, lr_schedule="constant",
                         insert_criterion=None, insert_every=s["insert_every"],
-                        max_points=s["max_points"])
+                        max_points=s["max_points"], stop_converged=False)
     after = dataclasses.replace(before, insert_criterion="loss")
     return InsertionConfig(landscape=landscape, scale=scale, seed=seed, grid=s["grid"],
                            min_persistence=1e-4, descent_steps=s["descent_steps"],
@@ -130,7 +135,7 @@ class InsertionResult:
             ours=f"error {100 * err['before']:.1f}% -> {100 * err['after']:.1f}% of the barrier",
             numbers={"errors": err, "maxima": self.maxima, "exact": self.exact,
                      "points_after": len(self.after)},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=self.config["scale"], compared=1)
 
 
 def _compute(cfg: InsertionConfig, device: str) -> InsertionResult:
@@ -140,9 +145,11 @@ def _compute(cfg: InsertionConfig, device: str) -> InsertionResult:
     if len(mins) != 2:
         raise ValueError(f"{cfg.landscape} should have 2 minima, gradient descent found {len(mins)}")
     obj = FunctionObjective(f, dim=2, steps_per_epoch=cfg.before.steps_per_epoch)
-    straight = dataclasses.replace(cfg.before, epochs=0)
-    sets = {k: optimize_paths(obj, mins, config=c, device=device, progress=False, seed=cfg.seed)
-            for k, c in (("straight", straight), ("before", cfg.before), ("after", cfg.after))}
+    s = torch.linspace(0, 1, cfg.before.n_points, dtype=mins.dtype)[:, None]
+    sets = {"straight": PathSet.from_paths([mins[0] + s * (mins[1] - mins[0])], [[0, 1]])}
+    sets.update({k: optimize_paths(obj, mins, config=c, device=device, progress=False,
+                                   seed=cfg.seed) for k, c in (("before", cfg.before),
+                                                               ("after", cfg.after))})
     profiles, maxima, node_loss = {}, {}, {}
     for k, ps in sets.items():
         ev = evaluate_paths(obj, ps, between=cfg.between, bootstrap=0, device=device)

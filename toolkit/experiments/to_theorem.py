@@ -28,6 +28,7 @@ import torch
 from toolkit import landscapes, scales
 from toolkit.cache import cached
 from toolkit.objectives import FunctionObjective
+from toolkit.params import as_int, as_list
 from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
 from toolkit.report import verdict
 from toolkit.topology import Barcode, grid_barcode, minima_barcode, to_score
@@ -56,6 +57,8 @@ class TOTheoremConfig:
 def to_theorem_config(scale: str = "cpu", *, seed: int = 0, functions=FUNCTIONS) -> TOTheoremConfig:
     """The configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["to_theorem"]``)."""
     s = scales.settings("to_theorem", scale)
+    functions = as_list(functions, "functions", str, choices=tuple(landscapes.LANDSCAPES))
+    seed = as_int(seed, "seed")
     path = PathConfig(n_points=11, epochs=s["epochs"], steps_per_epoch=10, lr=5e-3, momentum=0.9,
                       weight_decay=0.0, lr_schedule="constant", insert_criterion="loss",
                       insert_every=max(1, s["epochs"] // 4))
@@ -146,7 +149,7 @@ class TOTheoremResult:
             ours=scores,
             numbers={f.name: {**f.scores(), "basins": f.basins(), "min_hessian": f.min_hessian}
                      for f in self.functions.values()},
-            compute_s=self.compute_s)
+            compute_s=self.compute_s, scale=self.config["scale"], compared=len(one) + len(two))
 
 
 def _hessian_min(f, domain, n: int) -> float:

@@ -24,9 +24,11 @@ import numpy as np
 from toolkit import scales
 from toolkit.cache import cached
 from toolkit.curves import CurveConfig, evaluate_curves, optimize_curves
+from toolkit.data import DATASETS
 from toolkit.experiments._minima_paths import describe_data
 from toolkit.minima import minima
 from toolkit.objectives import ModuleObjective
+from toolkit.params import as_choice, as_int
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
 from toolkit.simplices import TriangleConfig, evaluate_triangles, optimize_triangles
@@ -70,11 +72,12 @@ class WRNCurvesConfig:
 
     def describe(self) -> str:
         """Minima recipe as scaled, curves, triangles, evaluation."""
-        sc = scales.get(self.scale, RECIPE)
         k, n = self.triangle_minima, self.n_minima
+        rec = [ln for ln in scales.get(self.scale, RECIPE).describe(RECIPE).splitlines()
+               if not ln.startswith("  minima")]
         return "\n".join([
             f"{self.arch} on {self.dataset} (paper: WideResNet-16-10 on CIFAR-100); {n} minima",
-            sc.describe(RECIPE),
+            f"minima: recipe {RECIPE!r} at {rec[0]}", *rec[1:],
             f"curves: {n * (n - 1) // 2} polygonal chains with one bend, {self.curve.epochs} epochs "
             f"of SGD (lr {self.curve.lr}, batch {self.curve.batch_size}, the minima's schedule) "
             f"on random points; evaluated at {self.n_t} equally spaced t",
@@ -89,7 +92,10 @@ def wrn_curves_config(scale: str = "cpu", *, seed: int = 0, dataset: str = "cifa
     """The configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["wrn_curves"]``; minima
     from the ``wrn_garipov`` preset)."""
     s = scales.settings("wrn_curves", scale)
-    n = s["n_minima"] if n_minima is None else int(n_minima)
+    dataset = as_choice(dataset, "dataset", DATASETS)
+    seed = as_int(seed, "seed")
+    n = as_int(n_minima, "n_minima", allow_none=True)
+    n = s["n_minima"] if n is None else n
     if n < 3:
         raise ValueError(f"triangles and Fig. 7's subsets need at least 3 minima, got {n}")
     rec = scales.get(scale, RECIPE).apply(RECIPE)
@@ -244,7 +250,8 @@ class WRNCurvesResult:
                      "index1_lengths": b1.lengths, "longest_index0": len0,
                      "to_score": to_score(self.barcode), "converged": self.converged,
                      "test_acc": self.test_acc},
-            compute_s=self.compute_s, stand_in=self.stand_in)
+            compute_s=self.compute_s, stand_in=self.stand_in, scale=self.config["scale"],
+            compared=len(rob) + 1)
 
 
 def _compute(cfg: WRNCurvesConfig, device: str, progress: bool) -> WRNCurvesResult:
