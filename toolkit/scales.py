@@ -117,14 +117,17 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
     # networks below for ~3 minutes (Fig. 4) + ~2.5 minutes (Fig. 8's BN units) on 2 CPU cores
     "cnn_units": {
         "smoke": dict(n_minima=2, n_points=4, path_epochs=1, batch_size=64, insert_every=1,
-                      insert_max=1, max_points=5, min_epochs=1, between=1, bootstrap=5,
-                      eval_chunk=64),
+                      insert_max=1, max_points=5, min_epochs=1, track_every=1, track_subset=64,
+                      conv_window=2, between=1, bootstrap=5, eval_chunk=64, resolution=0.1,
+                      max_rounds=1),
         "cpu": dict(n_minima=3, n_points=5, path_epochs=10, batch_size=32, insert_every=3,
-                    insert_max=2, max_points=9, min_epochs=6, between=2, bootstrap=20,
-                    eval_chunk=32),
+                    insert_max=2, max_points=9, min_epochs=6, track_every=2, track_subset=128,
+                    conv_window=3, between=2, bootstrap=20, eval_chunk=32, resolution=0.02,
+                    max_rounds=4),
         "paper": dict(n_minima=10, n_points=19, path_epochs=300, batch_size=150, insert_every=25,
-                      insert_max=4, max_points=38, min_epochs=10, between=3, bootstrap=100,
-                      eval_chunk=1000),
+                      insert_max=4, max_points=38, min_epochs=10, track_every=1, track_subset=2048,
+                      conv_window=5, between=3, bootstrap=100, eval_chunk=1000, resolution=2e-3,
+                      max_rounds=16),
     },
     # Tables 1-2 (toolkit.experiments.resnet_types): minima per type, the ResNet-like net's width
     # (1 = Table 11) and one path plan per data set; minima from the "resnet_type1"/"resnet_type2"
@@ -133,17 +136,23 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
     # cpu: a quarter of the channels (12K parameters) and short Adam paths (the CNN units' optimiser)
     # capped at 6 points: ~45 s per data set with one thread
     "resnet_types": {
-        "smoke": dict(n_per_type=1, width=0.25, between=1, bootstrap=5, eval_chunk=32, paths={
+        "smoke": dict(n_per_type=1, width=0.25, between=1, bootstrap=5, eval_chunk=32,
+                      resolution=0.1, max_rounds=1, track_every=1, track_subset=64,
+                      conv_window=2, paths={
             ds: dict(n_points=3, epochs=1, batch_size=32, optimizer="adam", lr=3e-3,
                      insert_every=1, insert_criterion=None, insert_max=1, max_points=3,
                      min_epochs=1)
             for ds in ("cifar10", "svhn")}),
-        "cpu": dict(n_per_type=2, width=0.25, between=2, bootstrap=20, eval_chunk=32, paths={
+        "cpu": dict(n_per_type=2, width=0.25, between=2, bootstrap=20, eval_chunk=32,
+                    resolution=0.02, max_rounds=4, track_every=2, track_subset=128,
+                    conv_window=3, paths={
             ds: dict(n_points=5, epochs=8, batch_size=32, optimizer="adam", lr=3e-3,
                      insert_every=3, insert_criterion="loss", insert_max=1, max_points=6,
                      min_epochs=5)
             for ds in ("cifar10", "svhn")}),
-        "paper": dict(n_per_type=8, width=1.0, between=3, bootstrap=100, eval_chunk=1000, paths={
+        "paper": dict(n_per_type=8, width=1.0, between=3, bootstrap=100, eval_chunk=1000,
+                      resolution=2e-3, max_rounds=16, track_every=1, track_subset=2048,
+                      conv_window=5, paths={
             "cifar10": dict(n_points=19, epochs=300, batch_size=150, optimizer="sgd", lr=0.05,
                             insert_every=25, insert_criterion="distance", insert_max=4,
                             max_points=38, min_epochs=10),
@@ -157,11 +166,14 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
     # cpu: WRN-10-1 (84K parameters instead of 17M), triangles of the first 4 minima
     "wrn_curves": {
         "smoke": dict(arch=(10, 1), n_minima=3, batch_size=32, triangle_epochs=1, n_t=3,
-                      resolution=2, triangle_minima=3, subset_sizes=(2,), eval_chunk=32),
+                      resolution=2, triangle_minima=3, subset_sizes=(2,), eval_chunk=32,
+                      resolution_t=0.2, max_rounds=0),
         "cpu": dict(arch=(10, 1), n_minima=5, batch_size=16, triangle_epochs=4, n_t=7,
-                    resolution=3, triangle_minima=4, subset_sizes=(3, 4), eval_chunk=32),
+                    resolution=3, triangle_minima=4, subset_sizes=(3, 4), eval_chunk=32,
+                    resolution_t=0.05, max_rounds=2),
         "paper": dict(arch=(16, 10), n_minima=5, batch_size=128, triangle_epochs=200, n_t=61,
-                      resolution=12, triangle_minima=5, subset_sizes=(3, 4), eval_chunk=1000),
+                      resolution=12, triangle_minima=5, subset_sizes=(3, 4), eval_chunk=1000,
+                      resolution_t=2e-3, max_rounds=16),
     },
     # Fig. 4 (toolkit.experiments.cnn_width_depth): CNN-1-C for C in widths, CNN-L-depth_channels
     # for L in depths, extra (layers, channels). paper: our reading of "six networks from 7K

@@ -34,13 +34,17 @@ class PathPlan:
     ``path``: the optimiser's settings; ``between``: points evaluated on each straight piece
     between optimised points (paper §3: the straight pieces are part of the path); ``bootstrap``:
     resamples of the data chunks for each maximum's error bar; ``eval_chunk``: data chunk size of
-    the evaluation (the unit of the bootstrap and of BatchNorm statistics).
+    the evaluation (the unit of the bootstrap and of BatchNorm statistics); ``resolution`` and
+    ``max_rounds``: the evaluation's adaptive refinement (``tk.evaluate_paths``) -- a maximum is
+    certified once no interval that could hide a higher one is wider than ``resolution``.
     """
 
     path: PathConfig
     between: int
     bootstrap: int
     eval_chunk: int
+    resolution: float
+    max_rounds: int
 
     def describe(self) -> str:
         """One line: points, epochs, optimiser, insertion, evaluation."""
@@ -50,9 +54,10 @@ class PathPlan:
         return (f"{p.n_points} points, at most {p.epochs} epochs of {p.optimizer} (lr {p.lr}, "
                 f"batch {p.batch_size}, L2 {p.weight_decay}) with projected steps -- a path stops "
                 f"when its maximum has converged, not before {p.min_epochs} epochs; {ins}; "
-                "evaluated (maxima certified by refinement) on "
-                f"all the minima's training images with {self.between} extra point(s) per straight piece, "
-                f"{self.bootstrap} bootstrap resamples of {self.eval_chunk}-image chunks")
+                f"evaluated on all the minima's training images with {self.between} extra "
+                f"point(s) per straight piece, refined to {self.resolution:g} of the path (at most "
+                f"{self.max_rounds} rounds) to certify each maximum, {self.bootstrap} bootstrap "
+                f"resamples of {self.eval_chunk}-image chunks")
 
 
 @dataclass
@@ -78,6 +83,7 @@ class PathsOutcome:
     converged: np.ndarray
     stopped_epoch: np.ndarray
     certified: np.ndarray
+    bn: bool
     n_points: np.ndarray
     endpoint_gap: float
     barcode: Barcode
@@ -102,12 +108,15 @@ class PathsOutcome:
                 + (f" ({bad} ran out of budget: upper bounds)" if bad else "")
                 + (f", {cert} maxima not certified by refinement" if cert else ""))
 
-    def sanity(self, tol: float = 1e-4) -> tuple[bool, str]:
-        """Ends reproduce the stored minima within ``tol``, maxima lie above both ends, and no
-        minimum is flagged. Returns (passed, one line)."""
+    def sanity(self, tol: float = 1e-4, bn_rtol: float = 0.02) -> tuple[bool, str]:
+        """Ends reproduce the stored minima within ``tol`` (with BatchNorm, within ``tol +
+        bn_rtol`` x the largest minimum's loss: the minima store estimates the statistics from one
+        chunk of up to 4,096 images, the paths from ``eval_chunk``-image chunks), maxima lie above
+        both ends, and no minimum is flagged. Returns (passed, one line)."""
         lo = np.maximum(self.min_losses[self.pairs[:, 0]], self.min_losses[self.pairs[:, 1]])
         above = bool((self.saddles >= lo - 1e-6).all())
-        ok = self.endpoint_gap <= tol and above and self.barcode.flagged.size == 0
+        limit = tol + (bn_rtol * float(self.min_losses.max()) if self.bn else 0.0)
+        ok = self.endpoint_gap <= limit and above and self.barcode.flagged.size == 0
         return ok, (f"endpoint gap {self.endpoint_gap:.1e}, maxima >= endpoints: {above}, flagged "
                     f"minima: {self.barcode.flagged.size} -> {'ok' if ok else 'FAILED'}")
 
@@ -124,7 +133,8 @@ def paths_between(model: torch.nn.Module, data, flat: torch.Tensor, stored_losse
     ps = optimize_paths(obj, flat, pairs, config=plan.path, device=device, progress=progress,
                         seed=seed)
     ev = evaluate_paths(obj, ps, between=plan.between, bootstrap=plan.bootstrap, seed=seed,
-                        device=device, progress=progress)
+                        resolution=plan.resolution, max_rounds=plan.max_rounds, device=device,
+                        progress=progress)
     n = len(flat)
     ends = ev.minima_losses()
     min_losses = np.array([ends[i] for i in range(n)], dtype=np.float64)
@@ -134,7 +144,7 @@ def paths_between(model: torch.nn.Module, data, flat: torch.Tensor, stored_losse
         saddles=ev.max_loss.double().cpu().numpy(), saddle_std=ev.max_loss_std.double().cpu().numpy(),
         status=status, converged=np.array([s == "converged" for s in status], dtype=bool),
         stopped_epoch=np.asarray(ps.stopped_epoch.cpu(), dtype=np.int64),
-        certified=np.asarray(ev.certified.cpu(), dtype=bool),
+        certified=np.asarray(ev.certified.cpu(), dtype=bool), bn=bool(obj.has_bn),
         n_points=ps.n_points.numpy(),
         endpoint_gap=float(np.abs(min_losses - np.asarray(stored_losses)).max()),
         barcode=minima_barcode(min_losses, ev.saddles()), seconds=time.perf_counter() - t0)

@@ -53,9 +53,12 @@ def cnn_plan(scale: str) -> tuple[int, PathPlan]:
                       optimizer="adam", lr=3e-3, weight_decay=5e-4, lr_schedule="garipov",
                       insert_every=s["insert_every"], insert_criterion="loss",
                       insert_max=s["insert_max"], max_points=s["max_points"],
-                      min_epochs=s["min_epochs"], on_nonfinite="backoff")
+                      min_epochs=s["min_epochs"], track_every=s["track_every"],
+                      track_subset=s["track_subset"], conv_window=s["conv_window"],
+                      on_nonfinite="backoff")
     return s["n_minima"], PathPlan(path=path, between=s["between"], bootstrap=s["bootstrap"],
-                                   eval_chunk=s["eval_chunk"])
+                                   eval_chunk=s["eval_chunk"], resolution=s["resolution"],
+                                   max_rounds=s["max_rounds"])
 
 
 @dataclass(frozen=True)

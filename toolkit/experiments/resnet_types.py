@@ -59,9 +59,11 @@ def _plan(s: dict, dataset: str) -> PathPlan:
                       lr_schedule="garipov", insert_every=p["insert_every"],
                       insert_criterion=p["insert_criterion"], insert_max=p["insert_max"],
                       max_points=p["max_points"], min_epochs=p["min_epochs"],
-                      on_nonfinite="backoff")
+                      track_every=s["track_every"], track_subset=s["track_subset"],
+                      conv_window=s["conv_window"], on_nonfinite="backoff")
     return PathPlan(path=path, between=s["between"], bootstrap=s["bootstrap"],
-                    eval_chunk=s["eval_chunk"])
+                    eval_chunk=s["eval_chunk"], resolution=s["resolution"],
+                    max_rounds=s["max_rounds"])
 
 
 @dataclass(frozen=True)

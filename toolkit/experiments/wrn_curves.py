@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+import torch
 
 from toolkit import scales
 from toolkit.cache import cached
@@ -63,6 +64,8 @@ class WRNCurvesConfig:
     triangle_minima: int
     subset_sizes: tuple[int, ...]
     eval_chunk: int
+    resolution_t: float
+    max_rounds: int
 
     @property
     def arch(self) -> str:
@@ -107,14 +110,16 @@ def wrn_curves_config(scale: str = "cpu", *, seed: int = 0, dataset: str = "cifa
         curve=CurveConfig(epochs=rec.epochs, kind="polychain", **common),
         triangle=TriangleConfig(epochs=s["triangle_epochs"], regime="sides", **common),
         n_t=s["n_t"], resolution=s["resolution"], triangle_minima=min(n, s["triangle_minima"]),
-        subset_sizes=tuple(k for k in s["subset_sizes"] if 2 <= k < n), eval_chunk=s["eval_chunk"])
+        subset_sizes=tuple(k for k in s["subset_sizes"] if 2 <= k < n), eval_chunk=s["eval_chunk"],
+        resolution_t=s["resolution_t"], max_rounds=s["max_rounds"])
 
 
 @dataclass
 class WRNCurvesResult:
     """Minima table (``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``, ``converged``,
     all ``[n]``; accuracies in [0, 1]), ``min_losses [n]`` and ``curve_max {(i, j): max}`` from
-    the curves' evaluation, ``curve_t [T]`` with ``curve_loss {(i, j): [T]}``, the index-0
+    the curves' evaluation, ``curve_loss {(i, j): [T, 2]}`` (t, loss) along each curve with
+    ``curve_certified [P]`` (the refinement certified its maximum), the index-0
     ``barcode``, ``subsets {(i, j, ...): Barcode}`` (Fig. 7), per triangle ``triangle_max
     {(i, j, k): max}`` with the loss ``triangle_loss [T, G]`` on the barycentric grid ``lam [G, 3]``,
     and ``complex {0, 1, 2: Barcode}``: the barcodes of the complex of the first
@@ -132,8 +137,8 @@ class WRNCurvesResult:
     converged: np.ndarray
     min_losses: np.ndarray
     curve_max: dict[tuple[int, int], float]
-    curve_t: np.ndarray
     curve_loss: dict[tuple[int, int], np.ndarray]
+    curve_certified: np.ndarray
     barcode: Barcode
     subsets: dict[tuple[int, ...], Barcode]
     triangle_max: dict[tuple[int, int, int], float]
@@ -162,7 +167,7 @@ class WRNCurvesResult:
 
     def curve_profiles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{"m0-m1": (t, loss)}`` along every curve."""
-        return {f"m{i}-m{j}": (self.curve_t, lo) for (i, j), lo in self.curve_loss.items()}
+        return {f"m{i}-m{j}": (tl[:, 0], tl[:, 1]) for (i, j), tl in self.curve_loss.items()}
 
     def highest_triangle(self) -> tuple[tuple[int, int, int], np.ndarray]:
         """The triangle with the highest maximum and its loss on the grid ``[G]``."""
@@ -262,7 +267,8 @@ def _compute(cfg: WRNCurvesConfig, device: str, progress: bool) -> WRNCurvesResu
     obj = ModuleObjective(ms.model, ms.train_data.x, ms.train_data.y, eval_chunk=cfg.eval_chunk)
     seed = child_seed(cfg.seed, "path_run", 0)
     cs = optimize_curves(obj, ms.flat, config=cfg.curve, device=device, progress=progress, seed=seed)
-    ev = evaluate_curves(obj, cs, n_t=cfg.n_t, bootstrap=0, device=device, progress=progress)
+    ev = evaluate_curves(obj, cs, n_t=cfg.n_t, bootstrap=0, device=device, progress=progress,
+                         resolution=cfg.resolution_t, max_rounds=cfg.max_rounds)
     ends = ev.minima_losses()
     losses = np.array([ends[i] for i in range(cfg.n_minima)])
     curve_max = ev.saddles()
@@ -291,8 +297,10 @@ def _compute(cfg: WRNCurvesConfig, device: str, progress: bool) -> WRNCurvesResu
         n_params=int(ms.flat.shape[1]), train_loss=np.asarray(ms.train_loss),
         train_acc=np.asarray(ms.train_acc), test_loss=np.asarray(ms.test_loss),
         test_acc=np.asarray(ms.test_acc), converged=np.asarray(ms.converged),
-        min_losses=losses, curve_max=curve_max, curve_t=ev.t[0].double().numpy(),
-        curve_loss={tuple(p): lo.double().numpy() for p, lo in zip(ev.pairs.tolist(), ev.loss)},
+        min_losses=losses, curve_max=curve_max,
+        curve_loss={tuple(p): torch.stack([t, lo], 1).double().numpy()
+                    for p, t, lo in zip(ev.pairs.tolist(), ev.t, ev.loss)},
+        curve_certified=ev.certified.numpy(),
         barcode=barcode, subsets=subsets, triangle_max=tri_max, lam=te.lam.double().numpy(),
         triangle_loss=te.loss.double().numpy(), complex=cplx,
         minima_s=t1 - t0, curves_s=t2 - t1, triangles_s=time.perf_counter() - t2)
