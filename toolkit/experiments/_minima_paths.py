@@ -23,8 +23,8 @@ from toolkit.objectives import ModuleObjective
 from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
 from toolkit.topology import Barcode, minima_barcode
 
-__all__ = ["Level", "PathPlan", "PathsOutcome", "compare", "describe_data", "paths_between",
-           "status_of"]
+__all__ = ["Level", "PathPlan", "PathsOutcome", "compare", "convergence_summary", "describe_data",
+           "paths_between", "status_of"]
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,17 @@ def status_of(outcomes: list[str]) -> str:
     if any(o.startswith("lower") for o in outcomes) and "higher" not in outcomes:
         return "partly reproduced"
     return "not reproduced"
+
+
+def convergence_summary(outcomes) -> tuple[str, list[int]]:
+    """``("; paths converged 3/15 (...)", [3, 15])`` over several :class:`PathsOutcome`."""
+    outcomes = list(outcomes)
+    conv = sum(int(o.converged.sum()) for o in outcomes)
+    total = sum(len(o.converged) for o in outcomes)
+    note = f"; paths converged {conv}/{total}"
+    if conv < total:
+        note += f" ({total - conv} ran out of budget: their maxima are upper bounds)"
+    return note, [conv, total]
 
 
 def describe_data(ms, *, what: str = "minima, paths and evaluation") -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from toolkit import scales
 from toolkit.data import DATASETS
-from toolkit.experiments._minima_paths import compare, status_of
+from toolkit.experiments._minima_paths import compare, convergence_summary, status_of
 from toolkit.experiments.cnn_units import HEADER, CNNUnit, cnn_name, cnn_units, plan_description
 from toolkit.params import as_choice, as_int, as_list
 from toolkit.report import verdict
@@ -119,8 +119,7 @@ class CNNBatchNormResult:
         status = status if ok else "not reproduced"
         first = next(iter(self.units.values()))
         n = len(first.paths.min_losses)
-        conv = sum(int(u.paths.converged.sum()) for u in self.units.values())
-        n_paths = sum(len(u.paths.converged) for u in self.units.values())
+        conv_note, conv = convergence_summary(u.paths for u in self.units.values())
         per = "; ".join(f"CNN-{d}: minima {e['minima']} ({e['minima_drop']:+.3f}), saddles "
                         f"{e['saddles']} ({e['saddle_drop']:+.3f})" for d, e in eff.items())
         return verdict(
@@ -129,14 +128,14 @@ class CNNBatchNormResult:
                  f"paths evaluated with per-point recomputed statistics; scale {cfg.scale}",
             finding=(f"effect of BatchNorm (drop = without - with): {per}; largest saddle drop at "
                      f"CNN-{deepest}: {largest_deep}; sanity {'ok' if ok else 'FAILED'}"
-                     + f"; paths converged {conv}/{n_paths} (the others ran out of budget: their maxima are upper bounds)"),
+                     + conv_note),
             paper="with BN both minima and saddles are lower at every depth, most clearly for CNN-3",
             ours=per,
             numbers={"effects": {f"CNN-{d}": e for d, e in eff.items()},
                      "saddle_mean": {u.name: u.saddle_level().mean for u in self.units.values()},
                      "minima_mean": {u.name: u.minima_level().mean for u in self.units.values()},
                      "largest_drop_deepest": largest_deep, "sanity_ok": ok,
-                     "paths_converged": [conv, n_paths]},
+                     "paths_converged": conv},
             compute_s=self.compute_s, stand_in=first.stand_in, scale=cfg.scale,
             compared=len(outcomes))
 

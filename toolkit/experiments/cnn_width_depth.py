@@ -16,7 +16,7 @@ from scipy.stats import spearmanr
 
 from toolkit import scales
 from toolkit.data import DATASETS
-from toolkit.experiments._minima_paths import compare, status_of
+from toolkit.experiments._minima_paths import compare, convergence_summary, status_of
 from toolkit.experiments.cnn_units import HEADER, CNNUnit, cnn_name, cnn_units, plan_description
 from toolkit.params import as_choice, as_int, as_list
 from toolkit.report import verdict
@@ -155,8 +155,7 @@ class CNNWidthDepthResult:
         us = self.by_params()
         first = us[0]
         levels = ", ".join(f"{u.name} {u.saddle_level().text(3)}" for u in us)
-        conv = sum(int(u.paths.converged.sum()) for u in us)
-        n_paths = sum(len(u.paths.converged) for u in us)
+        conv_note, conv = convergence_summary(u.paths for u in us)
         n = len(first.paths.min_losses)
         return verdict(
             status=status, dataset=first.data,
@@ -166,7 +165,7 @@ class CNNWidthDepthResult:
                      + "; ".join(f"{a}->{b} {o}" for st in steps.values() for a, b, o in st)
                      + f"; largest vs smallest per series: {ends}; Spearman(params, saddle) "
                      f"{self.rank_correlation():+.2f}; sanity {'ok' if ok else 'FAILED'}"
-                     + f"; paths converged {conv}/{n_paths} (the others ran out of budget: their maxima are upper bounds)"),
+                     + conv_note),
             paper="saddles fall with more channels (CNN-1-C) and more layers (CNN-1/2/3); "
                   "ordered by parameter count the dependence is straightforward",
             ours=f"width steps {[o for _, _, o in steps['width']]}, depth steps "
@@ -177,7 +176,7 @@ class CNNWidthDepthResult:
                      "n_params": {u.name: u.n_params for u in us},
                      "steps": {k: [list(s) for s in st] for k, st in steps.items()},
                      "spearman": self.rank_correlation(), "sanity_ok": ok,
-                     "paths_converged": [conv, n_paths]},
+                     "paths_converged": conv},
             compute_s=self.compute_s, stand_in=first.stand_in, scale=cfg.scale,
             compared=len(outcomes))
 
