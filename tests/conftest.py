@@ -3,15 +3,18 @@ the session builds one smoke-scale book that the notebook and browser tests shar
 
 from __future__ import annotations
 
-import os
 import shutil
 from types import SimpleNamespace
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 
+import toolkit as tk
 from toolkit import book
+from toolkit._env import environment
+from toolkit.experiments.fc_depth import FCDepthResult, FCDepthUnit
 
 matplotlib.use("Agg")
 
@@ -38,12 +41,10 @@ def smoke_book(tmp_path_factory):
     that failed (by stem), ``build`` jupyter-book's completed process."""
     root = tmp_path_factory.mktemp("smoke_book")
     env = {"TOOLKIT_RESULTS_DIR": str(root / "results"), "TOOLKIT_CACHE_DIR": str(root / "cache")}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     target = root / "book"
     shutil.copytree(book.BOOK, target, ignore=shutil.ignore_patterns("_build", "executed", "_generated"))
     errors = {}
-    try:
+    with environment(env):
         for nb in sorted(book.NOTEBOOKS.glob("*.ipynb")):
             try:
                 book.execute(nb, target / "executed" / nb.name, {"scale": "smoke"})
@@ -51,11 +52,38 @@ def smoke_book(tmp_path_factory):
                 errors[nb.stem] = f"{type(err).__name__}: {err}"
         book.write_generated(target)
         proc = book.build_html(target, root / "out")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return SimpleNamespace(root=root, book=target, html=root / "out" / "_build" / "html",
                            results=root / "results", errors=errors, build=proc)
+
+
+# ---------------------------------------------------------------------------- Fig. 2 results
+
+
+def synthetic_unit(depth: int, bar: float, err: float, runs: int = 2, dataset: str = "digits",
+                   converged: bool = True) -> FCDepthUnit:
+    """Two minima at 0.1 and 0.2 joined by one path whose maximum is ``0.2 + bar`` in every run
+    (± ``err`` as the data bootstrap): one finite bar of length ``bar``."""
+    lows = np.array([0.1, 0.2])
+    top = 0.2 + bar
+    bc = tk.minima_barcode(lows, {(0, 1): top})
+    return FCDepthUnit(
+        dataset=dataset, depth=depth, n_params=10, min_losses=lows, grad_norm=np.full(2, 0.01),
+        epochs=np.full(2, 50), converged=np.full(2, converged), train_acc=np.ones(2),
+        test_acc=np.ones(2), pairs=np.array([[0, 1]]), saddles=np.full((runs, 1), top),
+        bootstrap_std=np.full((runs, 1), err),
+        status=[["converged"] for _ in range(runs)], max_history=[np.full((3, 1), top)] * runs,
+        track_steps=[[10, 20, 30]] * runs, point_steps=np.full(runs, 100), barcodes=[bc] * runs,
+        endpoint_gap=0.0, minima_s=0.0, paths_s=0.0, note=None)
+
+
+def _synthetic_result(scale: str, bars: dict[int, float], err: float = 0.001, **kw) -> FCDepthResult:
+    cfg = tk.experiments.fc_depth_config(scale, datasets=["digits"], depths=list(bars))
+    return FCDepthResult(config=cfg, units={("digits", d): synthetic_unit(d, b, err, **kw)
+                                            for d, b in bars.items()})
+
+
+@pytest.fixture
+def synthetic_result():
+    """Builds a Fig. 2 result from bar lengths per depth, with known error bars (see
+    :func:`synthetic_unit`)."""
+    return _synthetic_result

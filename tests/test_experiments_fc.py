@@ -1,6 +1,9 @@
-"""The Fig. 2 / App. E experiments at smoke scale: sanity checks, caching, result round trips."""
+"""The Fig. 2 / Fig. 13 / App. E experiments: sanity and caching at smoke scale, and the verdict's
+logic on synthetic units with known levels and error bars (ties, zero bars, one depth)."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -20,31 +23,68 @@ def test_config_validates():
         tk.experiments.fc_depth_config("smoke", n_minima=1)
     with pytest.raises(ValueError, match="depths"):
         tk.experiments.fc_depth_config("smoke", depths=[0])
+    cpu = tk.experiments.fc_depth_config("cpu")
+    assert cpu.path_seeds >= 2 and cpu.n_minima == 3 and "5,000" in cpu.data_description()
+    assert cpu.path.weight_decay == 0.0 and cpu.path.prune  # the training loss itself
 
 
 def test_fc_depth_units_are_sane_and_cached(cfg):
-    res = tk.experiments.fc_depth(cfg, progress=False)
-    ok, report = res.sanity()
-    assert ok, report
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # smoke minima do not converge, and say so
+        res = tk.experiments.fc_depth(cfg, progress=False)
     for (ds, _depth), u in res.units.items():
         assert ds == "digits" and len(u.min_losses) == cfg.n_minima
-        # each path maximum is at least both endpoint losses, and the barcode is built from them
+        # each path maximum is at least both endpoint losses, and the barcodes are built from them
         lo = np.maximum(u.min_losses[u.pairs[:, 0]], u.min_losses[u.pairs[:, 1]])
-        assert (u.saddles[0] >= lo - 1e-6).all()
-        fin = u.barcode.finite()
-        assert np.isclose(fin.deaths.max(), u.saddles[0].max()) or len(fin) == 0
-        again = tk.cache.decode(tk.cache.encode(u))
-        assert again.barcode == u.barcode and np.array_equal(again.saddles, u.saddles)
-        assert u.death_std().shape == (len(fin),)
-    # a second call loads every unit from the cache
-    res2 = tk.experiments.fc_depth(cfg, progress=False)
+        assert (u.saddles >= lo[None] - 1e-6).all() and len(u.barcodes) == cfg.path_seeds
+        for r, bc in enumerate(u.barcodes):
+            assert np.allclose(bc.finite().deaths, u.saddles[r, u.used_paths(r)])
+        assert u.endpoint_gap < 1e-5 and not u.converged.any()  # smoke: 1 epoch
+        assert set(u.levels()) == {"minima", "saddles", "bars"}
+        assert u.bar_ends()[0].shape == (cfg.n_minima - 1,)
+    assert not res.sanity()[0]  # unconverged minima fail the sanity check...
+    assert res.verdict()["status"] == "not reproduced"  # ...and the verdict says so
+    steps, values = next(iter(res.histories("digits").values()))
+    assert len(steps) == len(values) >= 1
+    res2 = tk.experiments.fc_depth(cfg, progress=False)  # every unit from the cache
     assert all(res2.units[k].paths_s == res.units[k].paths_s for k in res.units)
 
 
 def test_path_characteristics_diagnostics(cfg):
-    r = tk.experiments.path_characteristics(cfg, "digits", 1, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = tk.experiments.path_characteristics(cfg, "digits", 1, progress=False)
     assert len(r.epochs()) == cfg.path.epochs
     assert r.mean_norm("grad_normal").shape == (cfg.path.epochs,)
     assert np.all(np.isfinite(r.mean_norm("grad_tangent")))
     back = tk.cache.decode(tk.cache.encode(r))
     assert np.array_equal(back.mean_norm(), r.mean_norm())
+
+
+# ---------------------------------------------------------------------------- verdict logic
+
+
+def test_verdict_lower_with_depth_beyond_error_bars_reproduces(synthetic_result):
+    res = synthetic_result("cpu", {2: 0.05, 4: 0.03, 8: 0.01})
+    assert res.trends("digits")["saddles"] == [-1, -1]
+    v = res.verdict()
+    assert v["status"] == "reproduced" and "lower with depth" in v["ours"]
+
+
+def test_verdict_differences_within_error_bars_are_ties(synthetic_result):
+    res = synthetic_result("cpu", {2: 0.050, 4: 0.049, 8: 0.048}, err=0.002)
+    assert res.trends("digits")["saddles"] == [0, 0] and res.trends("digits")["first_last"][1] == 0
+    assert res.verdict()["status"] == "not reproduced"
+
+
+def test_verdict_zero_bars_are_reported_as_connected_minima(synthetic_result):
+    res = synthetic_result("cpu", {2: 0.0005, 8: 0.0}, err=0.001)
+    v = res.verdict()
+    assert v["status"] == "not reproduced" and "without a barrier" in v["finding"]
+    assert all(u.zero_bars() for u in res.units.values())
+
+
+def test_verdict_needs_converged_minima_and_two_depths(synthetic_result):
+    assert synthetic_result("cpu", {2: 0.05, 8: 0.01}, converged=False).verdict()["status"] == "not reproduced"
+    assert synthetic_result("cpu", {2: 0.05}).verdict()["status"] == "illustration"
+    assert synthetic_result("cpu", {2: 0.05}).error_bars_verdict()["status"] == "illustration"

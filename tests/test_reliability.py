@@ -26,7 +26,6 @@ import torch
 
 import toolkit as tk
 from toolkit import book, cache, data, report
-from toolkit.experiments.fc_depth import FCDepthResult, FCDepthUnit
 
 
 def _one_line(err: BaseException) -> str:
@@ -188,18 +187,10 @@ def test_checkpoint_of_another_run_is_refused_and_a_torn_one_ignored(tmp_path):
 
 def _fc_result(scale: str, depths: tuple[int, ...], bars: dict[int, float], acc: float = 0.11):
     """A Fig. 2 result with one unit per depth on ``digits``: 2 minima joined by one path whose
-    maximum gives a bar of length ``bars[depth]``."""
-    cfg = tk.experiments.fc_depth_config(scale, datasets=["digits"], depths=depths)
-    units = {}
-    for d in depths:
-        lows = np.array([0.1, 0.2])
-        saddles = np.array([[0.2 + bars[d]]])
-        units[("digits", d)] = FCDepthUnit(
-            dataset="digits", depth=d, n_params=10, min_losses=lows, train_acc=np.full(2, acc),
-            test_acc=np.full(2, acc), pairs=np.array([[0, 1]]), saddles=saddles,
-            bootstrap_std=np.zeros((1, 1)), barcode=tk.minima_barcode(lows, {(0, 1): float(saddles[0, 0])}),
-            endpoint_gap=0.0, minima_s=0.0, paths_s=0.0, note=None)
-    return FCDepthResult(config=cfg, units=units)
+    maximum gives a bar of length ``bars[depth]`` (conftest's synthetic units)."""
+    from conftest import _synthetic_result
+
+    return _synthetic_result(scale, {d: bars[d] for d in depths})
 
 
 def test_fig02_with_a_single_depth_is_never_reproduced(tmp_path, monkeypatch):

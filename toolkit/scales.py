@@ -49,16 +49,17 @@ def _frozen(table: dict[str, dict[str, dict[str, Any]]]) -> Mapping:
 
 #: per experiment and scale, what its configuration builder reads (see each experiment module)
 EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
-    # Fig. 2 / Fig. 13 (toolkit.experiments.fc_depth): optimisation subset, path epochs, points per
-    # path, evaluation density, repeated path optimisations; minima from the "fc_cyclic" preset.
-    # cpu: sized for ~8 minutes on 2 CPU cores for both data sets and all five depths
+    # Fig. 2 / Fig. 13 (toolkit.experiments.fc_depth): points per path, path epochs (at most:
+    # converged paths stop), insertion rounds, the convergence test's earliest epoch, bootstrap
+    # resamples, independent path optimisations per pair; minima from the "fc_converge" preset.
+    # cpu: at most ~25 minutes on 2 CPU cores for both data sets and all five depths
     "fc_depth": {
-        "smoke": dict(n_minima=2, opt_subset=256, path_epochs=2, n_points=7, between=1,
-                      bootstrap=20, path_seeds=2, insert_every=1),
-        "cpu": dict(n_minima=4, opt_subset=4000, path_epochs=15, n_points=11, between=1,
-                    bootstrap=50, path_seeds=1, insert_every=5),
-        "paper": dict(n_minima=10, opt_subset=None, path_epochs=100, n_points=19, between=3,
-                      bootstrap=100, path_seeds=3, insert_every=25),
+        "smoke": dict(n_points=5, path_epochs=2, insert_every=1, min_epochs=1, bootstrap=10,
+                      path_seeds=2),
+        "cpu": dict(n_points=9, path_epochs=40, insert_every=10, min_epochs=10, bootstrap=50,
+                    path_seeds=2),
+        "paper": dict(n_points=19, path_epochs=100, insert_every=25, min_epochs=20, bootstrap=100,
+                      path_seeds=3),
     },
     # App. D / Fig. 10 (toolkit.experiments.insertion): the path starts with n_points (two
     # optimised points, as the paper's example), insertion every insert_every epochs up to
@@ -100,6 +101,15 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
         "smoke": dict(epochs=1, triangle_epochs=2, resolution=4),
         "cpu": dict(epochs=3, triangle_epochs=8, resolution=8),
         "paper": dict(epochs=50, triangle_epochs=100, resolution=24),
+    },
+    # tk.landscape (toolkit.landscape), a reader's own model: points per path, path epochs (at
+    # most: converged paths stop), insertion rounds, the convergence test's earliest epoch and
+    # bootstrap resamples; paper = the Fig. 2 protocol (19 points, fc_depth's paper row).
+    # cpu: a 16-unit MLP on scikit-learn's digits, 4 minima: ~8 s of paths on 2 CPU cores
+    "landscape": {
+        "smoke": dict(n_points=5, path_epochs=2, insert_every=1, min_epochs=1, bootstrap=10),
+        "cpu": dict(n_points=9, path_epochs=40, insert_every=10, min_epochs=10, bootstrap=50),
+        "paper": dict(n_points=19, path_epochs=100, insert_every=25, min_epochs=20, bootstrap=100),
     },
     # Liao & Poggio Fig. 3 (toolkit.experiments.lp_sgd_mds); paper: width 81 (see models.lp)
     "lp_sgd_mds": {
@@ -230,6 +240,8 @@ class Scale:
         changes = dict(self.recipe_overrides)
         if self.epochs is not None:
             changes["epochs"] = self.epochs
+            if recipe.converge_every and recipe.converge_every > self.epochs:
+                changes["converge_every"] = self.epochs  # check once, at the end
         return recipe.replace(**changes) if changes else recipe
 
     def replace(self, **changes: Any) -> Scale:
@@ -297,6 +309,16 @@ _CPU: Mapping[str, Scale] = MappingProxyType({
                          recipe_overrides={"batch_size": 16},
                          note="128 images, 10 epochs at batch 16 instead of 200 at batch 128 on "
                               "50,000 images"),
+    # 5,000 training images: every FC net of Fig. 2 meets the convergence criterion within the
+    # recipe's 400 epochs (measured: 45 epochs for 2x32 on MNIST, 110 for 8x32; 170 and 285 on
+    # Fashion-MNIST), at ~0.05 s per epoch
+    "fc_converge": Scale("cpu", n_train=5000, n_minima=3,
+                         note="a fixed 5,000-image training set (the loss landscape of those images) "
+                              "and 3 minima instead of all 60,000 and 10"),
+    # tk.landscape's default: a reader's model, trained until converged; scikit-learn's digits
+    # (1,437 training images) fit whole: a 16-unit MLP converges in 115-180 epochs, ~3 s each
+    "converge": Scale("cpu", n_train=5000, n_test=2000, n_minima=3,
+                      note="at most 5,000 training and 2,000 test samples, 3 minima by default"),
     "lenet": Scale("cpu", n_train=10000, n_test=2000, epochs=8, n_minima=3,
                    note="10,000 images, 8 epochs instead of 50"),
 })

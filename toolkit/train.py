@@ -263,7 +263,7 @@ class _TrainTask(_loop.Task):
         prev = self.checks[-1]["loss"] if self.checks else math.inf
         self.checks.append({"epoch": epochs, "loss": loss, "grad_norm": grad})
         return (loss <= rec.loss_tol and grad <= rec.grad_tol
-                and prev - loss <= rec.plateau_rtol * prev)
+                and prev - loss <= rec.plateau_rtol * prev + rec.plateau_atol)
 
     def finished(self) -> bool:
         return self.done

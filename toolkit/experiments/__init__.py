@@ -14,6 +14,21 @@ Two rules every experiment module keeps (see ``fc_depth`` for both):
 - Verdicts: pass ``scale=`` (the scale the result was computed at) and ``compared=`` (how many
   comparisons the status rests on) to ``toolkit.report.verdict``; ``compared=0`` makes the run an
   illustration instead of letting ``all([])`` report "reproduced".
+
+Scaling out (issue 18; see ``fc_depth`` and :mod:`toolkit.executor`): run the loop over an
+experiment's independent units (minima, models, groups of paths, curves) through
+``toolkit.executor.map_units(fn, items, executor=executor, device=device, desc=...)``, so that
+``executor="ray"`` (or ``$TOOLKIT_EXECUTOR=ray``) runs one Ray task per unit and serial stays the
+default:
+
+- ``fn(item)`` computes *one* unit through ``tk.cache.cached(...)`` (a unit already cached returns
+  at once, a retried task recomputes only what is missing) and is picklable: a module-level
+  function or a ``functools.partial`` of one, taking the config and the unit's key;
+- the compute function takes ``executor: str | None = None`` and passes it on, and the result
+  records ``runs.seconds`` per unit (``unit_s``) and ``runs.executor``;
+- minima: ``tk.minima(..., executor=executor)`` runs one task per minimum; to train several
+  minima sets at once, build a ``tk.plan_minima(...)`` per set and give every ``(set, i)`` to one
+  ``map_units`` call with ``plan.train`` before the units that use them (``fc_depth`` does).
 """
 
 from __future__ import annotations

@@ -70,11 +70,15 @@ class PathEvaluation:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def saddles(self) -> dict[tuple[int, int], float]:
+    def saddles(self, exclude: tuple[str, ...] = ()) -> dict[tuple[int, int], float]:
         """``{(i, j): max_loss}`` with ``i < j``; with several paths per pair, the lowest maximum
-        (the best path found). Ready for ``tk.minima_barcode(min_losses, saddles)``."""
+        (the best path found). Ready for ``tk.minima_barcode(min_losses, saddles)``. ``exclude``
+        leaves out paths of those statuses, e.g. ``("pruned",)``: a pruned path cannot lower a bar
+        by more than the pruning tolerance, and without it every bar ends on a converged path."""
         out: dict[tuple[int, int], float] = {}
-        for (i, j), m in zip(self.pairs.tolist(), self.max_loss.tolist()):
+        for (i, j), m, s in zip(self.pairs.tolist(), self.max_loss.tolist(), self.status):
+            if s in exclude:
+                continue
             key = (min(i, j), max(i, j))
             out[key] = min(out.get(key, float("inf")), m)
         return out
@@ -83,6 +87,14 @@ class PathEvaluation:
         """Pairs whose maximum is only an upper bound of the saddle (the path did not converge)."""
         return [(min(i, j), max(i, j)) for (i, j), s in zip(self.pairs.tolist(), self.status)
                 if s != "converged"]
+
+    def dips(self) -> Tensor:
+        """Per path ``Tensor[P]``: how far the loss along it falls below the lower of its two
+        ends (0 when it never does). A dip next to an end means that end is not yet a minimum at
+        this precision (the path runs downhill from it, and its bar starts too high by about the
+        dip); a dip in the middle, that the path crosses a lower valley."""
+        return torch.stack([(e.min() - lo.min()).clamp_min(0) for e, lo in
+                            zip(self.endpoint_loss, self.loss)]) if len(self) else torch.zeros(0)
 
     def minima_losses(self) -> dict[int, float]:
         """``{i: loss of minimum i}`` as measured at the paths' ends."""

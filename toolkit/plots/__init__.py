@@ -9,7 +9,7 @@ from toolkit.plots.barcodes import plot_barcode, plot_diagram, plot_disconnectiv
 from toolkit.plots.landscape import plot_landscape
 # --- training and path diagnostics (toolkit.plots.diagnostics) ---
 from toolkit.plots.diagnostics import (plot_gradient_norms, plot_gradient_trends,
-                                       plot_path_profiles, plot_profiles)
+                                       plot_path_convergence, plot_path_profiles, plot_profiles)
 # --- bar ends per group: depth, width, minima type (toolkit.plots.bar_ends) ---
 from toolkit.plots.bar_ends import plot_bar_ends
 # --- loss levels of several networks against their size (toolkit.plots.levels) ---

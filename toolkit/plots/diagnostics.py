@@ -61,6 +61,32 @@ def plot_profiles(profiles: Mapping[str, tuple[np.ndarray, np.ndarray]], *, ax=N
     return fig
 
 
+def plot_path_convergence(histories: Mapping[str, tuple[np.ndarray, np.ndarray]], *, ax=None,
+                          title: str | None = None, log: bool = True) -> Figure:
+    """Each path's tracked maximum against optimisation steps (``{"2 layers, m0-m1": (steps,
+    maxima)}``), one colour per group (the label's part before ``", "``), a marker where a path
+    stopped (its last measurement)."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.4, 4))
+    groups = list(dict.fromkeys(label.split(", ")[0] for label in histories))
+    cmap = plt.get_cmap("viridis")
+    colour = {g: cmap(i / max(1, len(groups) - 1)) for i, g in enumerate(groups)}
+    seen = set()
+    for label, (steps, values) in histories.items():
+        g = label.split(", ")[0]
+        ax.plot(steps, values, lw=1, color=colour[g], label=g if g not in seen else None)
+        if len(steps):
+            ax.plot(steps[-1], values[-1], "o", ms=3, color=colour[g])
+        seen.add(g)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("optimisation steps")
+    ax.set_ylabel("path maximum (tracking subset)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def plot_gradient_trends(epochs: np.ndarray, middle: np.ndarray, ends: np.ndarray,
                          normal: np.ndarray) -> Figure:
     """App. E over training: left, the mean tangent projection ``|<g, τ>|`` in the middle third
