@@ -141,7 +141,8 @@ class CNNBatchNormResult:
 
 
 def cnn_batchnorm(cfg: CNNBatchNormConfig, *, device: str = "auto",
-                  progress: bool = True) -> CNNBatchNormResult:
+                  progress: bool = True, executor: str | None = None) -> CNNBatchNormResult:
     """Run (or load) every network of ``cfg``; each is a cached ``cnn_unit`` (shared with Fig. 4)."""
-    units = cnn_units(cfg.dataset, cfg.archs, cfg.scale, cfg.seed, device=device, progress=progress)
+    units = cnn_units(cfg.dataset, cfg.archs, cfg.scale, cfg.seed, device=device, progress=progress,
+                      executor=executor)
     return CNNBatchNormResult(config=cfg, units=units)

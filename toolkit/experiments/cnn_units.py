@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from toolkit import scales
-from toolkit._progress import progress_bar
 from toolkit.cache import cached
+from toolkit.executor import map_units
 from toolkit.experiments._minima_paths import (
     Level,
     PathPlan,
@@ -147,19 +148,24 @@ def _unit(cfg: CNNUnitConfig, device: str, progress: bool) -> CNNUnit:
                    minima_s=t1 - t0, paths_s=paths.seconds)
 
 
+def _cached_unit(cfg: CNNUnitConfig, *, device: str, progress: bool) -> CNNUnit:
+    """One network, cached on its own: the function :func:`toolkit.executor.map_units` runs."""
+    return cached("cnn_unit", cfg, lambda: _unit(cfg, device, progress), version="1")
+
+
 def cnn_units(dataset: str, archs, scale: str, seed: int, *, device: str = "auto",
-              progress: bool = True) -> dict[str, CNNUnit]:
+              progress: bool = True, executor: str | None = None) -> dict[str, CNNUnit]:
     """``{name: CNNUnit}`` for ``archs`` (``(layers, channels, bn)`` triples), each unit cached
-    on its own (an interrupted run resumes at the next unit)."""
+    on its own (an interrupted run resumes at the next unit); ``executor="ray"`` (or
+    ``$TOOLKIT_EXECUTOR``) runs one Ray task per unit (:mod:`toolkit.executor`)."""
     n, plan = cnn_plan(scale)
-    out = {}
-    for layers, channels, bn in progress_bar(list(archs), desc="CNN units",
-                                             enabled=progress and len(archs) > 1):
-        ucfg = CNNUnitConfig(dataset=dataset, layers=int(layers), channels=int(channels),
-                             bn=bool(bn), n_minima=n, scale=scale, seed=seed, plan=plan)
-        out[ucfg.name] = cached("cnn_unit", ucfg, lambda c=ucfg: _unit(c, device, progress),
-                                version="1")
-    return out
+    cfgs = [CNNUnitConfig(dataset=dataset, layers=int(layers), channels=int(channels),
+                          bn=bool(bn), n_minima=n, scale=scale, seed=seed, plan=plan)
+            for layers, channels, bn in archs]
+    runs = map_units(partial(_cached_unit, device=device, progress=progress), cfgs,
+                     executor=executor, device=device, desc="CNN units",
+                     progress=progress and len(cfgs) > 1)
+    return {c.name: u for c, u in zip(cfgs, runs.values)}
 
 
 def plan_description(scale: str, dataset: str) -> str:

@@ -182,7 +182,8 @@ class CNNWidthDepthResult:
 
 
 def cnn_width_depth(cfg: CNNWidthDepthConfig, *, device: str = "auto",
-                    progress: bool = True) -> CNNWidthDepthResult:
+                    progress: bool = True, executor: str | None = None) -> CNNWidthDepthResult:
     """Run (or load) every network of ``cfg``; each is a cached ``cnn_unit``."""
-    units = cnn_units(cfg.dataset, cfg.archs, cfg.scale, cfg.seed, device=device, progress=progress)
+    units = cnn_units(cfg.dataset, cfg.archs, cfg.scale, cfg.seed, device=device, progress=progress,
+                      executor=executor)
     return CNNWidthDepthResult(config=cfg, units=units)

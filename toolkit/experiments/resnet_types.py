@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
 from toolkit import scales
-from toolkit._progress import progress_bar
 from toolkit.cache import cached
 from toolkit.data import DATASETS
+from toolkit.executor import map_units
 from toolkit.experiments._minima_paths import (
     Level,
     PathPlan,
@@ -280,15 +281,22 @@ class ResNetTypesResult:
             scale=cfg.scale, compared=len(checks))
 
 
-def resnet_types(cfg: ResNetTypesConfig, *, device: str = "auto",
-                 progress: bool = True) -> ResNetTypesResult:
-    """Run (or load) one cached unit per data set."""
-    units = {}
-    for ds, plan in progress_bar(list(zip(cfg.datasets, cfg.plans)), desc="ResNet data sets",
-                                 enabled=progress and len(cfg.datasets) > 1):
-        key = {"dataset": ds, "n_per_type": cfg.n_per_type, "width": cfg.width, "scale": cfg.scale,
-               "seed": cfg.seed, "plan": plan}
-        units[ds] = cached("resnet_types_unit", key,
-                           lambda ds=ds, plan=plan: _unit(cfg, ds, plan, device, progress),
-                           version="1")
-    return ResNetTypesResult(config=cfg, units=units)
+def _cached_unit(cfg: ResNetTypesConfig, job: tuple[str, PathPlan], *, device: str,
+                 progress: bool) -> ResNetTypesUnit:
+    """One data set, cached on its own: the function :func:`toolkit.executor.map_units` runs."""
+    ds, plan = job
+    key = {"dataset": ds, "n_per_type": cfg.n_per_type, "width": cfg.width, "scale": cfg.scale,
+           "seed": cfg.seed, "plan": plan}
+    return cached("resnet_types_unit", key, lambda: _unit(cfg, ds, plan, device, progress),
+                  version="1")
+
+
+def resnet_types(cfg: ResNetTypesConfig, *, device: str = "auto", progress: bool = True,
+                 executor: str | None = None) -> ResNetTypesResult:
+    """Run (or load) one cached unit per data set; ``executor="ray"`` (or ``$TOOLKIT_EXECUTOR``)
+    runs one Ray task per data set (:mod:`toolkit.executor`)."""
+    jobs = list(zip(cfg.datasets, cfg.plans))
+    runs = map_units(partial(_cached_unit, cfg, device=device, progress=progress), jobs,
+                     executor=executor, device=device, desc="ResNet data sets",
+                     progress=progress and len(jobs) > 1)
+    return ResNetTypesResult(config=cfg, units=dict(zip(cfg.datasets, runs.values)))

@@ -259,10 +259,12 @@ class WRNCurvesResult:
             compared=len(rob) + 1)
 
 
-def _compute(cfg: WRNCurvesConfig, device: str, progress: bool) -> WRNCurvesResult:
+def _compute(cfg: WRNCurvesConfig, device: str, progress: bool,
+             executor: str | None) -> WRNCurvesResult:
     t0 = time.perf_counter()
     ms = minima("wrn16x10", cfg.dataset, RECIPE, cfg.n_minima, cfg.scale, seed=cfg.seed,
-                device=device, progress=progress, depth=cfg.depth, widen_factor=cfg.widen_factor)
+                device=device, progress=progress, executor=executor, depth=cfg.depth,
+                widen_factor=cfg.widen_factor)
     t1 = time.perf_counter()
     obj = ModuleObjective(ms.model, ms.train_data.x, ms.train_data.y, eval_chunk=cfg.eval_chunk)
     seed = child_seed(cfg.seed, "path_run", 0)
@@ -306,6 +308,9 @@ def _compute(cfg: WRNCurvesConfig, device: str, progress: bool) -> WRNCurvesResu
         minima_s=t1 - t0, curves_s=t2 - t1, triangles_s=time.perf_counter() - t2)
 
 
-def wrn_curves(cfg: WRNCurvesConfig, *, device: str = "auto", progress: bool = True) -> WRNCurvesResult:
-    """Minima, curves, barcodes of subsets, triangles and the index-1 barcode (cached)."""
-    return cached("wrn_curves", cfg, lambda: _compute(cfg, device, progress), version="1")
+def wrn_curves(cfg: WRNCurvesConfig, *, device: str = "auto", progress: bool = True,
+               executor: str | None = None) -> WRNCurvesResult:
+    """Minima, curves, barcodes of subsets, triangles and the index-1 barcode (cached);
+    ``executor="ray"`` trains the minima as one Ray task each (:mod:`toolkit.executor`)."""
+    return cached("wrn_curves", cfg, lambda: _compute(cfg, device, progress, executor),
+                  version="1")
