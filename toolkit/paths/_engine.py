@@ -166,6 +166,13 @@ class Layout:
         self.active = list(st.active)
         self.n = list(st.n)
 
+    def work(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Two ``[M, D]`` work arrays (tangents, products), allocated once per layout: a step
+        then allocates nothing of that size."""
+        if getattr(self, "_work", None) is None or self._work[0].shape != X.shape:
+            self._work = (torch.empty_like(X), torch.empty_like(X))
+        return self._work
+
     def slot_index(self, K: int) -> Tensor:
         """``LongTensor[M]``: flat index into a ``[P, K]`` table of each row's (path, slot)."""
         idx = [p * K + 1 + j for p, s in zip(self.active, self.sizes) for j in range(s)]
@@ -176,10 +183,10 @@ class Layout:
         return torch.repeat_interleave(torch.arange(len(self.sizes)), torch.tensor(self.sizes))
 
 
-def tangents(X: Tensor, lay: Layout) -> Tensor:
+def tangents(X: Tensor, lay: Layout, out: Tensor | None = None) -> Tensor:
     """Unnormalised tangents ``θ_{k+1} − θ_{k−1}`` of every row of ``X: Tensor[M, D]`` (the first
-    and last interior point of a path use its ends) -> ``Tensor[M, D]``."""
-    d = torch.empty_like(X)
+    and last interior point of a path use its ends) -> ``Tensor[M, D]`` (into ``out`` if given)."""
+    d = torch.empty_like(X) if out is None else out
     if len(X) > 2:
         torch.sub(X[2:], X[:-2], out=d[1:-1])
     if len(lay.first):
@@ -213,13 +220,14 @@ def path_step(st: PathState, lay: Layout, objective: Any, batch: Any, *, lr: flo
                          b1=betas[0], b2=betas[1], eps=eps)
             out = _kernels.fused_step(optimizer, X, g, st.opt, lay, hyper)
         if out is None:
-            d = tangents(X, lay)
+            work, scratch = lay.work(X)
+            d = tangents(X, lay, out=work)
             if optimizer == "sgd":
                 out = _kernels.sgd_eager(X, d, g, st.opt.get("buf"), lr, momentum, weight_decay,
-                                         max_step)
+                                         max_step, scratch)
             else:
                 out = _kernels.adam_eager(X, d, g, st.opt["m"], st.opt["v"], st.opt["count"], lr,
-                                          weight_decay, betas, eps, max_step)
+                                          weight_decay, betas, eps, max_step, scratch)
         gd, dd, gn2 = out
         # App. E diagnostics and the non-finite flag, on the device ([M]-sized, cheap)
         acc = st.acc

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from toolkit.paths._engine import _TINY, Layout, PathState
+from toolkit.paths._kernels import _rowdot
 
 
 def _chain(st: PathState, lay: Layout, rows: Tensor) -> Tensor:
@@ -48,8 +49,8 @@ def _respace(st: PathState, lay: Layout) -> bool:
     len_in = torch.linalg.vector_norm(seg_in, dim=1)
     len_last = torch.linalg.vector_norm(seg_last, dim=1)
     len_out = torch.cat([len_in[1:], len_in.new_zeros(1)]).index_copy(0, lay.last, len_last)
-    dot_out = torch.cat([torch.linalg.vecdot(seg_in[:-1], seg_in[1:]), len_in.new_zeros(1)])
-    dot_out = dot_out.index_copy(0, lay.last, torch.linalg.vecdot(seg_in.index_select(0, lay.last), seg_last))
+    dot_out = torch.cat([_rowdot(seg_in[:-1], seg_in[1:]), len_in.new_zeros(1)])
+    dot_out = dot_out.index_copy(0, lay.last, _rowdot(seg_in.index_select(0, lay.last), seg_last))
     if bool((dot_out < -torch.minimum(len_in, len_out) ** 2).any()):
         return False  # a fold: the general path drops it
     block = torch.repeat_interleave(torch.arange(len(lay.first), device=X.device),
@@ -100,7 +101,7 @@ def resample(st: PathState, new_n: list[int] | None = None, *, density: float = 
     # (d = seg_in + seg_out): <seg_in, seg_out> < -min(|seg_in|², |seg_out|²). A sharp turn with
     # arms of similar length is a kink, not a fold, and stays.
     sq = torch.linalg.vector_norm(seg, dim=1) ** 2
-    back = torch.linalg.vecdot(seg[:-1], seg[1:]) < -torch.minimum(sq[:-1], sq[1:])
+    back = _rowdot(seg[:-1], seg[1:]) < -torch.minimum(sq[:-1], sq[1:])
     same = (path_of[:-2] == path_of[2:])  # rows k, k+1, k+2 on one path: k+1 is interior
     folds = back & same
     n_folds = int(folds.sum())
