@@ -130,6 +130,11 @@ def execute(src: Path, dst: Path, parameters: dict | None = None) -> None:
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=".ipynb")
     os.close(fd)
     env = {"TQDM_DISABLE": "1"}  # progress bars are for terminals, not book pages
+    # One intra-op thread per kernel unless the caller set OMP_NUM_THREADS: on the shared 2-core
+    # build machine two OpenMP threads spin-wait for each other whenever another process holds a
+    # core -- measured at load 4-6: fig02 at smoke 55 s -> 14 s, the CNN chapters at cpu ~4x.
+    if "OMP_NUM_THREADS" not in os.environ:
+        env["OMP_NUM_THREADS"] = "1"
     # reliability (issue 14): only the book's own chapters write the results/ the table reads
     if dst.resolve().parent == (BOOK / "executed").resolve():
         env[BOOK_CHAPTER_ENV] = dst.stem

@@ -33,6 +33,19 @@ default:
 
 from __future__ import annotations
 
+from toolkit.experiments.cnn_batchnorm import (
+    CNNBatchNormConfig,
+    CNNBatchNormResult,
+    cnn_batchnorm,
+    cnn_batchnorm_config,
+)
+from toolkit.experiments.cnn_units import CNNUnit, CNNUnitConfig, cnn_units
+from toolkit.experiments.cnn_width_depth import (
+    CNNWidthDepthConfig,
+    CNNWidthDepthResult,
+    cnn_width_depth,
+    cnn_width_depth_config,
+)
 from toolkit.experiments.fc_depth import (
     FCDepthConfig,
     FCDepthResult,
@@ -41,6 +54,12 @@ from toolkit.experiments.fc_depth import (
     fc_depth_config,
     fc_minima,
     fc_paths,
+)
+from toolkit.experiments.insertion import (
+    InsertionConfig,
+    InsertionResult,
+    insertion,
+    insertion_config,
 )
 from toolkit.experiments.intro import ToyConfig, ToyResult, toy_barcodes, toy_config
 from toolkit.experiments.lenet_triangles import (
@@ -56,7 +75,27 @@ from toolkit.experiments.lp_sgd_mds import (
     lp_sgd_mds,
     lp_sgd_mds_config,
 )
+from toolkit.experiments.resnet_types import (
+    ResNetTypesConfig,
+    ResNetTypesResult,
+    ResNetTypesUnit,
+    resnet_types,
+    resnet_types_config,
+)
+from toolkit.experiments.wrn_curves import (
+    WRNCurvesConfig,
+    WRNCurvesResult,
+    wrn_curves,
+    wrn_curves_config,
+)
 from toolkit.experiments.path_characteristics import PathCharacteristics, path_characteristics
+from toolkit.experiments.to_theorem import (
+    FunctionTO,
+    TOTheoremConfig,
+    TOTheoremResult,
+    to_theorem,
+    to_theorem_config,
+)
 from toolkit.experiments.triangles import (
     ToyTriangleConfig,
     ToyTriangleResult,
@@ -65,12 +104,20 @@ from toolkit.experiments.triangles import (
 )
 
 __all__ = [
+    "CNNBatchNormConfig", "CNNBatchNormResult", "cnn_batchnorm", "cnn_batchnorm_config",
+    "CNNUnit", "CNNUnitConfig", "cnn_units",
+    "CNNWidthDepthConfig", "CNNWidthDepthResult", "cnn_width_depth", "cnn_width_depth_config",
     "FCDepthConfig", "FCDepthResult", "FCDepthUnit", "fc_depth", "fc_depth_config", "fc_minima",
     "fc_paths",
+    "InsertionConfig", "InsertionResult", "insertion", "insertion_config",
     "ToyConfig", "ToyResult", "toy_barcodes", "toy_config",
     "IndexOneResult", "LenetTriangleConfig", "LenetTriangleResult",
     "lenet_triangle", "lenet_triangle_config",
     "LPSGDMDSConfig", "LPSGDMDSResult", "lp_sgd_mds", "lp_sgd_mds_config",
     "PathCharacteristics", "path_characteristics",
+    "ResNetTypesConfig", "ResNetTypesResult", "ResNetTypesUnit", "resnet_types",
+    "resnet_types_config",
+    "WRNCurvesConfig", "WRNCurvesResult", "wrn_curves", "wrn_curves_config",
+    "FunctionTO", "TOTheoremConfig", "TOTheoremResult", "to_theorem", "to_theorem_config",
     "ToyTriangleConfig", "ToyTriangleResult", "toy_triangles", "toy_triangles_config",
 ]
