@@ -58,24 +58,35 @@ _PROBE = 8
 # ----------------------------------------------------------------------------- shared steps
 
 
+def join_minima(model: nn.Module, data: Any, flat: torch.Tensor, config: PathConfig, *,
+                pairs: Any = None, seed: int = 0, bootstrap: int = 100, bootstrap_seed: int = 0,
+                eval_chunk: int = 250, device: str = "auto", progress: bool = True,
+                checkpoint: Any = None, **evaluate_kw: Any) -> tuple[PathSet, PathEvaluation]:
+    """Paths between ``pairs`` (default: every pair) of the minima ``flat [n, D]`` of ``model``,
+    optimised with ``config`` (minibatches seeded by ``seed``) on ``data`` (``data.x``,
+    ``data.y``: the minima's own training set) and evaluated on the same data (a bootstrap of
+    ``bootstrap`` resamples of ``eval_chunk``-sample chunks seeded by ``bootstrap_seed``; further
+    ``evaluate_kw`` go to :func:`~toolkit.paths.evaluate_paths`), uncached. ``checkpoint``: a file
+    to resume the optimisation from. The one place every experiment joins minima by paths."""
+    obj = ModuleObjective(model, data.x, data.y, eval_chunk=eval_chunk)
+    ps = optimize_paths(obj, flat, pairs, config=config, device=device, progress=progress,
+                        seed=seed, checkpoint=checkpoint, resume=checkpoint is not None)
+    ev = evaluate_paths(obj, ps, bootstrap=bootstrap, seed=bootstrap_seed, device=device,
+                        progress=progress, **evaluate_kw)
+    return ps, ev
+
+
 def minima_paths(ms: MinimaSet, config: PathConfig, *, seed: int = 0, run: int = 0,
                  bootstrap: int = 100, eval_chunk: int = 250, device: str = "auto",
                  progress: bool = True, checkpoint: Any = None) -> tuple[PathSet, PathEvaluation]:
-    """Paths between every pair of the minima ``ms`` (``ms.flat [n, D]``), optimised with
-    ``config`` and evaluated on the minima's own training set, uncached.
-
-    Path run ``run`` draws its minibatches from ``child_seed(seed, "path_run", run)`` and its data
-    bootstrap (``bootstrap`` resamples of chunks of ``eval_chunk`` samples) from
-    ``child_seed(seed, "bootstrap", run)``. ``checkpoint``: a file to resume the optimisation
-    from. Returns the ``PathSet`` (``P = n(n-1)/2`` paths) and its ``PathEvaluation``.
-    """
-    obj = ModuleObjective(ms.model, ms.train_data.x, ms.train_data.y, eval_chunk=eval_chunk)
-    ps = optimize_paths(obj, ms.flat, config=config, device=device, progress=progress,
-                        seed=child_seed(seed, "path_run", run), checkpoint=checkpoint,
-                        resume=checkpoint is not None)
-    ev = evaluate_paths(obj, ps, bootstrap=bootstrap, seed=child_seed(seed, "bootstrap", run),
-                        device=device, progress=progress)
-    return ps, ev
+    """:func:`join_minima` for a minima set: path run ``run`` draws its minibatches from
+    ``child_seed(seed, "path_run", run)`` and its data bootstrap from
+    ``child_seed(seed, "bootstrap", run)``. Returns the ``PathSet`` (``P = n(n-1)/2`` paths) and
+    its ``PathEvaluation``."""
+    return join_minima(ms.model, ms.train_data, ms.flat, config,
+                       seed=child_seed(seed, "path_run", run), bootstrap=bootstrap,
+                       bootstrap_seed=child_seed(seed, "bootstrap", run), eval_chunk=eval_chunk,
+                       device=device, progress=progress, checkpoint=checkpoint)
 
 
 def evaluation_barcode(ev: PathEvaluation, n: int) -> tuple[np.ndarray, Barcode]:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from toolkit.objectives import ModuleObjective
-from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
-from toolkit.topology import Barcode, minima_barcode
+from toolkit.landscape import evaluation_barcode, join_minima
+from toolkit.paths import PathConfig
+from toolkit.topology import Barcode
 
 __all__ = ["Level", "PathPlan", "PathsOutcome", "compare", "convergence_summary", "describe_data",
            "paths_between", "status_of"]
@@ -129,25 +129,22 @@ def paths_between(model: torch.nn.Module, data, flat: torch.Tensor, stored_losse
     build the barcode (uncached; the caller caches the unit). ``stored_losses [n]`` are the minima
     store's losses, used for the endpoint check."""
     t0 = time.perf_counter()
-    obj = ModuleObjective(model, data.x, data.y, eval_chunk=plan.eval_chunk)
-    ps = optimize_paths(obj, flat, pairs, config=plan.path, device=device, progress=progress,
-                        seed=seed)
-    ev = evaluate_paths(obj, ps, between=plan.between, bootstrap=plan.bootstrap, seed=seed,
-                        resolution=plan.resolution, max_rounds=plan.max_rounds, device=device,
-                        progress=progress)
-    n = len(flat)
-    ends = ev.minima_losses()
-    min_losses = np.array([ends[i] for i in range(n)], dtype=np.float64)
+    ps, ev = join_minima(model, data, flat, plan.path, pairs=pairs, seed=seed,
+                         bootstrap=plan.bootstrap, bootstrap_seed=seed, eval_chunk=plan.eval_chunk,
+                         device=device, progress=progress, between=plan.between,
+                         resolution=plan.resolution, max_rounds=plan.max_rounds)
+    min_losses, barcode = evaluation_barcode(ev, len(flat))
     status = list(getattr(ps, "status", ["budget"] * len(ps)))
     return PathsOutcome(
         pairs=ps.pairs.numpy(), min_losses=min_losses,
         saddles=ev.max_loss.double().cpu().numpy(), saddle_std=ev.max_loss_std.double().cpu().numpy(),
         status=status, converged=np.array([s == "converged" for s in status], dtype=bool),
         stopped_epoch=np.asarray(ps.stopped_epoch.cpu(), dtype=np.int64),
-        certified=np.asarray(ev.certified.cpu(), dtype=bool), bn=bool(obj.has_bn),
+        certified=np.asarray(ev.certified.cpu(), dtype=bool),
+        bn=any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()),
         n_points=ps.n_points.numpy(),
         endpoint_gap=float(np.abs(min_losses - np.asarray(stored_losses)).max()),
-        barcode=minima_barcode(min_losses, ev.saddles()), seconds=time.perf_counter() - t0)
+        barcode=barcode, seconds=time.perf_counter() - t0)
 
 
 @dataclass(frozen=True)
