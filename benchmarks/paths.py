@@ -27,7 +27,8 @@ from torch import nn
 
 import toolkit as tk
 from toolkit.models.fc import FC
-from toolkit.paths._engine import Layout, PathState, path_step, resample, tangents
+from toolkit.paths._engine import Layout, PathState, path_step, tangents
+from toolkit.paths._geometry import resample
 
 
 def _sync(dev: torch.device) -> None:

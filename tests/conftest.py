@@ -3,7 +3,6 @@ the session builds one smoke-scale book that the notebook and browser tests shar
 
 from __future__ import annotations
 
-import os
 import shutil
 from types import SimpleNamespace
 
@@ -14,6 +13,7 @@ import torch
 
 import toolkit as tk
 from toolkit import book
+from toolkit._env import environment
 from toolkit.experiments.fc_depth import FCDepthResult, FCDepthUnit
 
 matplotlib.use("Agg")
@@ -41,12 +41,10 @@ def smoke_book(tmp_path_factory):
     that failed (by stem), ``build`` jupyter-book's completed process."""
     root = tmp_path_factory.mktemp("smoke_book")
     env = {"TOOLKIT_RESULTS_DIR": str(root / "results"), "TOOLKIT_CACHE_DIR": str(root / "cache")}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     target = root / "book"
     shutil.copytree(book.BOOK, target, ignore=shutil.ignore_patterns("_build", "executed", "_generated"))
     errors = {}
-    try:
+    with environment(env):
         for nb in sorted(book.NOTEBOOKS.glob("*.ipynb")):
             try:
                 book.execute(nb, target / "executed" / nb.name, {"scale": "smoke"})
@@ -54,12 +52,6 @@ def smoke_book(tmp_path_factory):
                 errors[nb.stem] = f"{type(err).__name__}: {err}"
         book.write_generated(target)
         proc = book.build_html(target, root / "out")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return SimpleNamespace(root=root, book=target, html=root / "out" / "_build" / "html",
                            results=root / "results", errors=errors, build=proc)
 

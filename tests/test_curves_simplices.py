@@ -214,3 +214,12 @@ def test_diagnostic_plots_draw():
     assert fig.axes[0].get_xlabel().startswith("t")
     fig2 = tk.plots.plot_gradient_norms(ps, 0)
     assert len(fig2.axes) == 2 and len(fig2.axes[1].lines) == 5
+    steps = (torch.tensor(ps.track_epochs) * 10).numpy()
+    hist = {"2 layers, m0-m1": (steps, ps.max_history[:, 0].numpy()),
+            "8 layers, m0-m1": (steps, ps.max_history[:, 0].numpy() + 1)}
+    fig3 = tk.plots.plot_path_convergence(hist, title="t")
+    assert [t.get_text() for t in fig3.axes[0].get_legend().get_texts()] == ["2 layers", "8 layers"]
+    fig4 = tk.plots.plot_profiles({"a": ([0, 1], [1, 2]), "b": ([0, 1], [2, 1])}, title="p")
+    assert len(fig4.axes[0].lines) == 2 and fig4.axes[0].get_title() == "p"
+    fig5 = tk.plots.plot_gradient_trends([1, 2], [1.0, 0.5], [1.0, 0.8], [2.0, 0.1])
+    assert len(fig5.axes) == 2

@@ -15,14 +15,8 @@ from torch.optim.swa_utils import update_bn
 
 import toolkit as tk
 from toolkit.paths import PathConfig, PathSet, std_over_runs
-from toolkit.paths._engine import (
-    Layout,
-    PathState,
-    choose_insertions,
-    path_step,
-    resample,
-    tangents,
-)
+from toolkit.paths._engine import Layout, PathState, path_step, tangents
+from toolkit.paths._geometry import choose_insertions, resample
 from toolkit.paths._track import Tracker
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
@@ -479,3 +473,20 @@ def test_bad_inputs_are_reported():
     ps = tk.optimize_paths(obj, MINIMA, config=PathConfig(epochs=1), progress=False)
     with pytest.raises(ValueError, match="3 parameters per point|2 parameters per point"):
         tk.evaluate_paths(tk.FunctionObjective(lambda p: p.sum(-1), dim=3), ps)
+
+
+@pytest.mark.parametrize("n_points", [3, 4, 7])
+def test_in_place_respacing_equals_the_general_resampling(n_points, monkeypatch):
+    """The fast path (each point slides along one of its segments, no gather) gives the same
+    points as the general interpolation whenever it applies."""
+    import toolkit.paths._geometry as engine
+
+    g = torch.Generator().manual_seed(n_points)
+    mins = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    st = PathState.straight(mins, torch.tensor([[0, 1], [1, 2], [0, 3], [2, 3]]), n_points, "sgd")
+    st.X += 0.02 * torch.randn(st.X.shape, generator=g, dtype=torch.float64)
+    fast, general = st.clone(), st.clone()
+    assert engine._respace(fast, Layout(fast))
+    monkeypatch.setattr(engine, "_respace", lambda st, lay: False)
+    resample(general)
+    assert torch.allclose(fast.X, general.X, atol=1e-12)

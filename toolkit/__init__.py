@@ -6,9 +6,10 @@ re-exported here; modules and helpers starting with ``_`` are private.
 
 from __future__ import annotations
 
-from toolkit import cache, params, seeds
+from toolkit import cache, executor, params, seeds
 from toolkit._device import resolve_device
 from toolkit.cache import cached
+from toolkit.executor import map_units
 
 __version__ = "0.1.0"
 
@@ -37,8 +38,11 @@ from toolkit.curves import CurveConfig, CurveSet, evaluate_curves, optimize_curv
 from toolkit.simplices import TriangleConfig, TriangleSet, evaluate_triangles, optimize_triangles
 # --- models, training, minima store (toolkit.models, toolkit.train, toolkit.minima) ---
 from toolkit import models, recipes, scales, train
-from toolkit.minima import MinimaSet, minima
+from toolkit.minima import MinimaPlan, MinimaSet, minima, plan_minima
 from toolkit.recipes import RECIPES, Recipe
+# --- your own model in one call (toolkit.landscape), example models (toolkit.examples) ---
+from toolkit import examples
+from toolkit.landscape import Landscape, landscape
 # --- experiments (toolkit.experiments) ---
 from toolkit import report
 from toolkit.report import Run, show, verdict

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["GaussianWells", "SixHumpCamel", "LANDSCAPES", "landscape", "find_minima"]
+__all__ = ["Banana", "CurvedValley", "GaussianWells", "SaturatingBowl", "SixHumpCamel",
+           "TiltedDoubleWell", "LANDSCAPES", "landscape", "find_minima"]
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,83 @@ class SixHumpCamel:
         return (4 - 2.1 * x**2 + x**4 / 3) * x**2 + x * y + (-4 + 4 * y**2) * y**2
 
 
-LANDSCAPES = {"gaussian_wells": GaussianWells, "six_hump_camel": SixHumpCamel}
+@dataclass(frozen=True)
+class CurvedValley:
+    """``a (y − c x²)² + h (x² − 1)² + t x``: a parabolic valley ``y = c x²`` holding two minima
+    near ``(±1, c)`` (the tilt ``t`` makes the left one lower) and one saddle near the origin at
+    height ~``h``. The straight segment between the minima leaves the valley (``f ≈ a c² + h``
+    at its middle), and so does a straight piece between two points that both lie in it: the
+    example of App. D, where point insertion brings a path back into the valley."""
+
+    a: float = 8.0
+    c: float = 2.0
+    h: float = 1.0
+    t: float = 0.2
+    domain: tuple[float, float, float, float] = (-1.6, 1.6, -1.0, 5.2)
+
+    def __call__(self, xy: torch.Tensor) -> torch.Tensor:
+        x, y = xy[..., 0], xy[..., 1]
+        return self.a * (y - self.c * x**2) ** 2 + self.h * (x**2 - 1) ** 2 + self.t * x
 
 
-def landscape(name: str) -> GaussianWells | SixHumpCamel:
+@dataclass(frozen=True)
+class Banana:
+    """Rosenbrock's banana ``(1 − x)² + b (y − x²)²``: one minimum at ``(1, 1)``, not convex
+    (its Hessian is indefinite above the parabola ``y = x² + 1/(2b)``), yet convex up to
+    reparametrisation: with ``u = φ(x, y) = (1 − x, √b (y − x²))`` it is ``|u|²``
+    (:meth:`from_convex` is ``φ⁻¹``)."""
+
+    b: float = 5.0
+    domain: tuple[float, float, float, float] = (-1.5, 2.0, -1.0, 3.0)
+
+    def __call__(self, xy: torch.Tensor) -> torch.Tensor:
+        x, y = xy[..., 0], xy[..., 1]
+        return (1 - x) ** 2 + self.b * (y - x**2) ** 2
+
+    def from_convex(self, u: torch.Tensor) -> torch.Tensor:
+        """``φ⁻¹``: the point ``(x, y)`` where ``f = |u|²``, ``u: Tensor[..., 2]``."""
+        x = 1 - u[..., 0]
+        return torch.stack([x, u[..., 1] / self.b**0.5 + x**2], -1)
+
+
+@dataclass(frozen=True)
+class SaturatingBowl:
+    """``s / (1 + s)`` with ``s = |p − p0|²``: one minimum, concave in the radial direction
+    beyond ``|p − p0| = 1/√3`` (not convex), yet ``|u|²`` after the reparametrisation
+    ``u = (p − p0) / √(1 + s)`` (:meth:`from_convex` is its inverse, defined for ``|u| < 1``)."""
+
+    center: tuple[float, float] = (0.3, -0.2)
+    domain: tuple[float, float, float, float] = (-3.0, 3.0, -3.0, 3.0)
+
+    def __call__(self, xy: torch.Tensor) -> torch.Tensor:
+        s = ((xy - torch.as_tensor(self.center, dtype=xy.dtype, device=xy.device)) ** 2).sum(-1)
+        return s / (1 + s)
+
+    def from_convex(self, u: torch.Tensor) -> torch.Tensor:
+        """``φ⁻¹``: ``p0 + u / √(1 − |u|²)``, for ``|u| < 1``."""
+        c = torch.as_tensor(self.center, dtype=u.dtype, device=u.device)
+        return c + u / torch.sqrt(1 - (u**2).sum(-1, keepdim=True))
+
+
+@dataclass(frozen=True)
+class TiltedDoubleWell:
+    """``(x² − 1)² + t x + y²``: two basins, minima near ``(±1, 0)`` (the right one higher by
+    ~``2t``) and a saddle near the origin at ~1: its barcode has one finite bar."""
+
+    t: float = 0.3
+    domain: tuple[float, float, float, float] = (-2.0, 2.0, -1.5, 1.5)
+
+    def __call__(self, xy: torch.Tensor) -> torch.Tensor:
+        x, y = xy[..., 0], xy[..., 1]
+        return (x**2 - 1) ** 2 + self.t * x + y**2
+
+
+LANDSCAPES = {"gaussian_wells": GaussianWells, "six_hump_camel": SixHumpCamel,
+              "curved_valley": CurvedValley, "banana": Banana,
+              "saturating_bowl": SaturatingBowl, "tilted_double_well": TiltedDoubleWell}
+
+
+def landscape(name: str):
     """The landscape called ``name`` (a key of ``LANDSCAPES``) with its default parameters."""
     if name not in LANDSCAPES:
         raise ValueError(f"unknown landscape {name!r}; choose one of {sorted(LANDSCAPES)}")

@@ -9,6 +9,9 @@ the seed, the input normalisation and a code version. An interrupted call loses 
 epoch in progress: finished minima are cache hits, and the minimum in progress resumes from its
 per-epoch checkpoint (``data/cache/minima-ckpt/``).
 
+Each minimum is one unit of :func:`toolkit.executor.map_units`: ``executor="ray"`` (or
+``$TOOLKIT_EXECUTOR=ray``) trains them as Ray tasks, bit for bit the serial result on the CPU.
+
 Inputs are standardised per channel inside the model (:class:`toolkit.models.InputNorm`, with
 the training subset's mean and std) when the recipe says ``input_norm=True``, so ``ms.model``
 consumes the raw ``[0, 1]`` tensors of ``tk.data``.
@@ -30,12 +33,12 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector
 
 from toolkit import cache, models, scales, seeds
-from toolkit._progress import progress_bar
+from toolkit.executor import map_units
 from toolkit.recipes import Recipe, get_recipe
 from toolkit.seeds import child_seed
 from toolkit.train import train
 
-__all__ = ["MinimaSet", "minima"]
+__all__ = ["MinimaPlan", "MinimaSet", "minima", "plan_minima"]
 
 # bump when a change to models/train/minima changes what a cached minimum means
 _VERSION = "3"
@@ -77,6 +80,10 @@ class MinimaSet:
     histories: list[dict[str, list[float]]] = field(default_factory=list)
     train_data: Any = field(default=None, repr=False)
     test_data: Any = field(default=None, repr=False)
+    #: ``[n]`` seconds each minimum took in the call that built this set (training it, or loading
+    #: it from the cache) and where it ran (``"serial"`` or ``"ray"``)
+    unit_s: np.ndarray | None = field(default=None, repr=False)
+    executor: str = "serial"
 
     def __len__(self) -> int:
         return int(self.flat.shape[0])
@@ -141,14 +148,14 @@ def _load_data(dataset: Any, scale_name: str):
         from toolkit import data as tkdata
 
         return tkdata.load_for(dataset, "train", scale_name), tkdata.load_for(dataset, "test", scale_name)
-    if isinstance(dataset, tuple) and len(dataset) == 2:
+    if isinstance(dataset, tuple) and len(dataset) == 2 and dataset[0] is not None:
         return dataset
     raise TypeError("dataset must be a name ('mnist', 'cifar10', ...) or a (train, test) pair of "
-                    f"tk.data.Dataset, got {type(dataset).__name__}")
+                    f"tk.data.Dataset (test may be None), got {type(dataset).__name__}")
 
 
 def _subset(ds: Any, n: int | None) -> Any:
-    if n is None or n >= len(ds.y):
+    if ds is None or n is None or n >= len(ds.y):
         return ds
     if hasattr(ds, "subset"):
         return ds.subset(n, seed=0)
@@ -161,20 +168,114 @@ def _build(arch: str, arch_kw: dict[str, Any], seed: int, norm: tuple[list, list
     return models.with_input_norm(net, *norm) if norm is not None else net
 
 
-def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
-           scale: str | scales.Scale = "cpu", *, seed: int = 0, device: str = "auto",
-           progress: bool = True, refresh: bool = False, **arch_kw: Any) -> MinimaSet:
-    """Train (or load from the cache) ``n`` minima of ``arch`` on ``dataset`` with ``recipe``.
+@dataclass
+class MinimaPlan:
+    """Everything :func:`minima` fixes before training (data, configuration, seeds), so that the
+    minima can be trained anywhere: ``train(i)`` trains (or loads) minimum ``i`` as one cached
+    unit, ``assemble(entries)`` builds the :class:`MinimaSet`. Picklable: Ray tasks receive it.
+    Build it with :func:`plan_minima`; :func:`minima` is ``plan`` + ``train`` + ``assemble``."""
 
-    ``dataset`` is a ``tk.data`` name (loaded with ``tk.data.load_for(name, split, scale)``, so a
-    documented stand-in replaces an absent paper data set below paper scale) or a
-    ``(train, test)`` pair of data sets. ``recipe`` is a name in ``tk.recipes.RECIPES`` or a
-    ``Recipe``; ``scale`` (``"smoke"``, ``"cpu"``, ``"paper"`` or a ``tk.scales.Scale``) reduces it
-    as ``tk.scales.get(scale, recipe).describe()`` says; ``n=None`` takes the scale's default.
-    ``arch_kw`` go to ``tk.models.build`` (``in_shape`` and ``num_classes`` are filled from the
-    data when the architecture accepts them). ``refresh=True`` retrains instead of loading.
-    Warns once per unconverged minimum.
-    """
+    arch: str
+    arch_kw: dict[str, Any]
+    recipe: Recipe
+    scale: scales.Scale
+    base_recipe: Recipe
+    base_cfg: dict[str, Any]
+    norm: tuple[list, list] | None
+    train_ds: Any = field(repr=False)
+    test_ds: Any = field(repr=False)
+    seeds: list[int]
+    seed: int
+    device: str
+    progress: bool
+    refresh: bool
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def describe(self) -> str:
+        """e.g. ``"minima fc on mnist (smoke)"``: the progress bars' label."""
+        return f"minima {self.arch} on {self.base_cfg['data_used']} ({self.scale.name})"
+
+    def train(self, i: int) -> dict[str, Any]:
+        """Minimum ``i``: its cache entry (weights, metrics, history), trained if not cached, from
+        its per-epoch checkpoint when an earlier attempt died."""
+        s = self.seeds[i]
+        cfg = {**self.base_cfg, "seed": s}
+        ckpt = cache.cache_path("minima-ckpt", cfg, _VERSION)
+
+        def compute() -> dict[str, Any]:
+            net = _build(self.arch, self.arch_kw, s, self.norm)
+            # warn=False: minima() warns, for cached minima too
+            res = train(net, self.train_ds, self.recipe, seed=s, device=self.device,
+                        progress=self.progress, test=self.test_ds, checkpoint=ckpt, warn=False,
+                        data_digest=self.base_cfg["data_hash"])
+            return {"state": res.state, "train_loss": res.train_loss, "train_acc": res.train_acc,
+                    "test_loss": res.test_loss, "test_acc": res.test_acc,
+                    "grad_norm": res.grad_norm, "wall_time": res.wall_time,
+                    "converged": res.converged, "history": res.history,
+                    "epochs_run": res.epochs_run, "checks": res.checks}
+
+        entry = cache.cached("minima", cfg, compute, version=_VERSION, refresh=self.refresh)
+        with contextlib.suppress(FileNotFoundError):
+            ckpt.unlink()
+        return entry
+
+    def warn_unconverged(self, entries: list[dict[str, Any]], stacklevel: int = 3) -> None:
+        """One warning per minimum that did not meet the recipe's convergence criterion."""
+        rec, name = self.recipe, self.base_cfg["data_used"]
+        for s, entry in zip(self.seeds, entries):
+            if not entry["converged"]:
+                warnings.warn(
+                    f"minimum {s} of {self.arch} on {name} (recipe {rec.name!r}, scale "
+                    f"{self.scale.name!r}) did not converge: train loss {entry['train_loss']:.4g} "
+                    f"(tolerance {rec.loss_tol}), gradient norm {entry['grad_norm']:.3g} (tolerance "
+                    f"{rec.grad_tol}); use a larger scale or more epochs before reading its barcode "
+                    "as the paper's", stacklevel=stacklevel)
+
+    def assemble(self, entries: list[dict[str, Any]], seconds: list[float] | None = None,
+                 executor: str = "serial") -> MinimaSet:
+        """The :class:`MinimaSet` of the entries of ``train(0), ..., train(n - 1)``; ``seconds``:
+        the wall time each took in this call (``unit_s``)."""
+        template = _build(self.arch, self.arch_kw, self.seed, self.norm)
+        template.load_state_dict(entries[0]["state"])
+        template.eval()
+        flats = []
+        for r in entries:
+            template.load_state_dict(r["state"])
+            flats.append(parameters_to_vector(template.parameters()).detach().clone())
+        template.load_state_dict(entries[0]["state"])
+        buf_names = [k for k, _ in template.named_buffers() if k in entries[0]["state"]]
+        buffers = ({k: torch.stack([r["state"][k] for r in entries]) for k in buf_names}
+                   if buf_names else None)
+
+        def arr(key: str, dtype=float) -> np.ndarray:
+            return np.array([r[key] for r in entries], dtype=dtype)
+
+        stand_in = self.base_cfg["stand_in_for"]
+        return MinimaSet(
+            model=template, flat=torch.stack(flats), buffers=buffers,
+            train_loss=arr("train_loss"), train_acc=arr("train_acc"), test_loss=arr("test_loss"),
+            test_acc=arr("test_acc"), grad_norm=arr("grad_norm"), wall_time=arr("wall_time"),
+            converged=arr("converged", bool), epochs=arr("epochs_run", int), seeds=list(self.seeds),
+            config={**self.base_cfg, "recipe": _recipe_dict(self.recipe),
+                    "scale": self.scale.describe(self.base_recipe), "n": len(self.seeds),
+                    "seed": self.seed},
+            dataset=self.base_cfg["data_used"],
+            stand_in_note=getattr(self.train_ds, "note", None) if stand_in else None,
+            scale=self.scale.name, histories=[dict(r["history"]) for r in entries],
+            train_data=self.train_ds, test_data=self.test_ds,
+            unit_s=np.array(seconds if seconds is not None else [np.nan] * len(entries)),
+            executor=executor)
+
+
+def plan_minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
+                scale: str | scales.Scale = "cpu", *, seed: int = 0, device: str = "auto",
+                progress: bool = True, refresh: bool = False, **arch_kw: Any) -> MinimaPlan:
+    """The :class:`MinimaPlan` of ``minima(arch, dataset, recipe, n, scale, ...)`` (same
+    arguments): loads the data and fixes every minimum's configuration, trains nothing. An
+    experiment that trains several minima sets at once gives every minimum of every set to one
+    :func:`toolkit.executor.map_units` call with ``plan.train``."""
     base = get_recipe(recipe)
     sc = scales.get(scale, base)
     rec = sc.apply(base)
@@ -195,71 +296,44 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
         norm = (train_ds.x.mean(dim=dims).tolist(), train_ds.x.std(dim=dims).clamp_min(1e-6).tolist())
 
     name_used = getattr(train_ds, "name", "custom")
-    stand_in_for = getattr(train_ds, "stand_in_for", None)
-    note = getattr(train_ds, "note", None) if stand_in_for else None
     base_cfg = {
         "arch": arch, "arch_kw": kw, "dataset": dataset if isinstance(dataset, str) else name_used,
-        "data_used": name_used, "stand_in_for": stand_in_for,
-        "n_train": len(train_ds.y), "n_test": len(test_ds.y),
+        "data_used": name_used, "stand_in_for": getattr(train_ds, "stand_in_for", None),
+        "n_train": len(train_ds.y), "n_test": 0 if test_ds is None else len(test_ds.y),
         "data_hash": _fingerprint(train_ds.x, train_ds.y),
-        "test_hash": _fingerprint(test_ds.x, test_ds.y),
+        "test_hash": None if test_ds is None else _fingerprint(test_ds.x, test_ds.y),
         "recipe": rec, "input_norm": norm,
     }
+    return MinimaPlan(arch=arch, arch_kw=kw, recipe=rec, scale=sc, base_recipe=base,
+                      base_cfg=base_cfg, norm=norm, train_ds=train_ds, test_ds=test_ds,
+                      seeds=[child_seed(seed, "minimum", i) for i in range(n)], seed=seed,
+                      device=str(device), progress=progress, refresh=refresh)
 
-    results: list[dict[str, Any]] = []
-    seeds = [child_seed(seed, "minimum", i) for i in range(n)]
-    bar = progress_bar(seeds, desc=f"minima {arch} on {name_used} ({sc.name})", enabled=progress)
-    for s in bar:
-        cfg = {**base_cfg, "seed": s}
-        ckpt = cache.cache_path("minima-ckpt", cfg, _VERSION)
 
-        def compute(s: int = s, ckpt=ckpt) -> dict[str, Any]:
-            net = _build(arch, kw, s, norm)
-            # warn=False: the warning below covers cached minima too
-            res = train(net, train_ds, rec, seed=s, device=device, progress=progress,
-                        test=test_ds, checkpoint=ckpt, warn=False,
-                        data_digest=base_cfg["data_hash"])
-            return {"state": res.state, "train_loss": res.train_loss, "train_acc": res.train_acc,
-                    "test_loss": res.test_loss, "test_acc": res.test_acc,
-                    "grad_norm": res.grad_norm, "wall_time": res.wall_time,
-                    "converged": res.converged, "history": res.history,
-                    "epochs_run": res.epochs_run, "checks": res.checks}
+def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
+           scale: str | scales.Scale = "cpu", *, seed: int = 0, device: str = "auto",
+           progress: bool = True, refresh: bool = False, executor: str | None = None,
+           **arch_kw: Any) -> MinimaSet:
+    """Train (or load from the cache) ``n`` minima of ``arch`` on ``dataset`` with ``recipe``.
 
-        entry = cache.cached("minima", cfg, compute, version=_VERSION, refresh=refresh)
-        with contextlib.suppress(FileNotFoundError):
-            ckpt.unlink()
-        if not entry["converged"]:
-            warnings.warn(
-                f"minimum {s} of {arch} on {name_used} (recipe {rec.name!r}, scale {sc.name!r}) did "
-                f"not converge: train loss {entry['train_loss']:.4g} (tolerance {rec.loss_tol}), "
-                f"gradient norm {entry['grad_norm']:.3g} (tolerance {rec.grad_tol}); use a larger "
-                "scale or more epochs before reading its barcode as the paper's", stacklevel=2)
-        results.append(entry)
-
-    template = _build(arch, kw, seed, norm)
-    template.load_state_dict(results[0]["state"])
-    template.eval()
-    flats = []
-    for r in results:
-        template.load_state_dict(r["state"])
-        flats.append(parameters_to_vector(template.parameters()).detach().clone())
-    template.load_state_dict(results[0]["state"])
-    buf_names = [k for k, _ in template.named_buffers() if k in results[0]["state"]]
-    buffers = ({k: torch.stack([r["state"][k] for r in results]) for k in buf_names}
-               if buf_names else None)
-
-    def arr(key: str, dtype=float) -> np.ndarray:
-        return np.array([r[key] for r in results], dtype=dtype)
-
-    return MinimaSet(
-        model=template, flat=torch.stack(flats), buffers=buffers,
-        train_loss=arr("train_loss"), train_acc=arr("train_acc"), test_loss=arr("test_loss"),
-        test_acc=arr("test_acc"), grad_norm=arr("grad_norm"), wall_time=arr("wall_time"),
-        converged=arr("converged", bool), epochs=arr("epochs_run", int), seeds=seeds,
-        config={**base_cfg, "recipe": _recipe_dict(rec), "scale": sc.describe(base), "n": n,
-                "seed": seed},
-        dataset=name_used, stand_in_note=note, scale=sc.name,
-        histories=[dict(r["history"]) for r in results], train_data=train_ds, test_data=test_ds)
+    ``dataset`` is a ``tk.data`` name (loaded with ``tk.data.load_for(name, split, scale)``, so a
+    documented stand-in replaces an absent paper data set below paper scale) or a
+    ``(train, test)`` pair of data sets (``test`` may be ``None``: test metrics are then NaN).
+    ``recipe`` is a name in ``tk.recipes.RECIPES`` or a
+    ``Recipe``; ``scale`` (``"smoke"``, ``"cpu"``, ``"paper"`` or a ``tk.scales.Scale``) reduces it
+    as ``tk.scales.get(scale, recipe).describe()`` says; ``n=None`` takes the scale's default.
+    ``arch_kw`` go to ``tk.models.build`` (``in_shape`` and ``num_classes`` are filled from the
+    data when the architecture accepts them). ``refresh=True`` retrains instead of loading.
+    ``executor``: ``"serial"`` or ``"ray"`` (one Ray task per minimum; default
+    ``$TOOLKIT_EXECUTOR`` or serial, see :mod:`toolkit.executor`). Warns once per unconverged
+    minimum.
+    """
+    plan = plan_minima(arch, dataset, recipe, n, scale, seed=seed, device=device,
+                       progress=progress, refresh=refresh, **arch_kw)
+    runs = map_units(plan.train, range(len(plan)), executor=executor, device=device,
+                     desc=plan.describe(), progress=progress)
+    plan.warn_unconverged(runs.values)
+    return plan.assemble(runs.values, runs.seconds, runs.executor)
 
 
 def _recipe_dict(rec: Recipe) -> dict[str, Any]:

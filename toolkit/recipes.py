@@ -9,6 +9,10 @@ never stated), chosen by us and kept a parameter:
 ``fc_cyclic``     Barannikov Fig. 2: Adam + triangular cyclical LR (Smith 2015). Paper: "until
                   full convergence". Ours: peak LR 5e-3, floor 1e-4, batch 128, 2 cycles,
                   20 epochs at paper scale.
+``converge``      ``tk.landscape``'s default for a reader's own model (no paper's; all ours): the
+                  ``fc_converge`` schedule with LR 1e-2, until the full-training-set gradient
+                  norm is <= 0.005 and the loss fell by less than 10% over a 5-epoch cycle (no
+                  loss tolerance: a minimum need not fit the data), at most 400 epochs.
 ``cnn_cyclic``    Barannikov Figs. 4/8 (CNN-1/2/3): no recipe in the paper; all ours: Adam,
                   the FC schedule with peak LR 2e-3, batch 128, 30 epochs.
 ``resnet_type1``  Tables 4/5 type 1: SGD momentum, batch 256, constant small LR, 1500 epochs.
@@ -151,6 +155,19 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType({
                "at most 400 epochs",
         ours=("lr", "epochs", "batch_size", "schedule_args", "converge_every", "loss_tol",
               "grad_tol", "plateau_rtol", "plateau_atol")),
+    "converge": _r(
+        name="converge", optimizer="adam", lr=1e-2, epochs=400, batch_size=128,
+        schedule="cyclic", schedule_args={"cycle_epochs": 5, "floor": 0.001, "decay": 1.0},
+        converge_every=5, loss_tol=float("inf"), grad_tol=5e-3, plateau_rtol=0.1,
+        plateau_atol=0.0,
+        source="tk.landscape's default for a reader's own model (not a paper's): Adam + cyclical "
+               "LR until, at the end of a 5-epoch cycle, the full-training-set gradient norm is "
+               "<= 0.005 and the loss fell by less than 10% over the cycle; at most 400 epochs. "
+               "Tolerances tight enough that optimised paths barely descend below their ends "
+               "(measured on scikit-learn's digits: fc_converge's loss <= 0.02 stops so early that "
+               "paths fall 0.01 below the minima, more than the bars are long)",
+        ours=("optimizer", "lr", "epochs", "batch_size", "schedule", "schedule_args",
+              "converge_every", "loss_tol", "grad_tol", "plateau_rtol", "plateau_atol")),
     "cnn_cyclic": _r(
         name="cnn_cyclic", optimizer="adam", lr=2e-3, epochs=30, batch_size=128,
         schedule="cyclic", schedule_args={"cycles": 2, "floor": 0.02, "decay": 1.0},

@@ -52,14 +52,34 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
     # Fig. 2 / Fig. 13 (toolkit.experiments.fc_depth): points per path, path epochs (at most:
     # converged paths stop), insertion rounds, the convergence test's earliest epoch, bootstrap
     # resamples, independent path optimisations per pair; minima from the "fc_converge" preset.
-    # cpu: at most ~25 minutes on 2 CPU cores for both data sets and all five depths
+    # cpu: within ~25 minutes on 2 CPU cores for both data sets and all five depths (measured with
+    # 40 path epochs and a 2,048-image tracking subset: minima 6.5 min + paths 16 min, one thread,
+    # under load; 30 epochs anneal the schedule sooner and tracking on 1,024 images costs half)
     "fc_depth": {
         "smoke": dict(n_points=5, path_epochs=2, insert_every=1, min_epochs=1, bootstrap=10,
-                      path_seeds=2),
-        "cpu": dict(n_points=9, path_epochs=40, insert_every=10, min_epochs=10, bootstrap=50,
-                    path_seeds=2),
+                      path_seeds=2, track_subset=256),
+        "cpu": dict(n_points=9, path_epochs=30, insert_every=10, min_epochs=10, bootstrap=50,
+                    path_seeds=2, track_subset=1024),
         "paper": dict(n_points=19, path_epochs=100, insert_every=25, min_epochs=20, bootstrap=100,
-                      path_seeds=3),
+                      path_seeds=3, track_subset=4096),
+    },
+    # App. D / Fig. 10 (toolkit.experiments.insertion): the path starts with n_points (two
+    # optimised points, as the paper's example), insertion every insert_every epochs up to
+    # max_points; dense evaluation with `between` points per straight piece
+    "insertion": {
+        "smoke": dict(grid=256, descent_steps=20000, n_points=4, epochs=60, insert_every=10,
+                      max_points=19, between=16),
+        "cpu": dict(grid=768, descent_steps=20000, n_points=4, epochs=200, insert_every=20,
+                    max_points=19, between=32),
+        "paper": dict(grid=2048, descent_steps=40000, n_points=4, epochs=300, insert_every=25,
+                      max_points=38, between=64),
+    },
+    # §1.5 / App. G (toolkit.experiments.to_theorem): exact grid, minima search, path epochs,
+    # Hessian/reparametrisation check grid, dense evaluation
+    "to_theorem": {
+        "smoke": dict(grid=256, descent_steps=4000, epochs=20, hessian_grid=32, between=8),
+        "cpu": dict(grid=768, descent_steps=8000, epochs=60, hessian_grid=96, between=16),
+        "paper": dict(grid=2048, descent_steps=16000, epochs=200, hessian_grid=256, between=32),
     },
     # the introduction's 2D landscape (toolkit.experiments.intro)
     "intro": {
@@ -84,8 +104,17 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
         "cpu": dict(epochs=3, triangle_epochs=8, resolution=8),
         "paper": dict(epochs=50, triangle_epochs=100, resolution=24),
     },
+    # tk.landscape (toolkit.landscape), a reader's own model: points per path, path epochs (at
+    # most: converged paths stop), insertion rounds, the convergence test's earliest epoch and
+    # bootstrap resamples; paper = the Fig. 2 protocol (19 points, fc_depth's paper row).
+    # cpu: a 16-unit MLP on scikit-learn's digits, 4 minima: ~8 s of paths on 2 CPU cores
+    "landscape": {
+        "smoke": dict(n_points=5, path_epochs=2, insert_every=1, min_epochs=1, bootstrap=10),
+        "cpu": dict(n_points=9, path_epochs=40, insert_every=10, min_epochs=10, bootstrap=50),
+        "paper": dict(n_points=19, path_epochs=100, insert_every=25, min_epochs=20, bootstrap=100),
+    },
     # Liao & Poggio Fig. 3 (toolkit.experiments.lp_sgd_mds); paper: width 81 (see models.lp).
-    # cpu: 2,000 stand-in images (about 1 minute on one thread of the shared 2-core machine)
+    # cpu: 2,000 stand-in images (~30 s on one thread of the shared 2-core machine)
     "lp_sgd_mds": {
         "smoke": dict(n_train=200, width=4, stages=2, trajectories=2, epochs=1, record_every=1,
                       line_points=5),
@@ -158,6 +187,88 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
         "paper": dict(draws=10, newton_starts=1000, shapes=((2, 1), (4, 2), (5, 3), (6, 4), (8, 4)),
                       zeros=5),
     },
+    # CNN units of Fig. 4 and Fig. 8 (toolkit.experiments.cnn_units), shared by both chapters:
+    # minima per network and the path plan; minima from the "cnn_cyclic" preset. The paper gives
+    # no CNN path recipe; paper = App. C's CIFAR-10 path settings (batch 150, 300 epochs, 19
+    # points, insertion every 25 epochs) and 10 minima as in Fig. 2. cpu: sized with the
+    # networks below for ~3 minutes (Fig. 4) + ~2.5 minutes (Fig. 8's BN units) on 2 CPU cores
+    "cnn_units": {
+        "smoke": dict(n_minima=2, n_points=4, path_epochs=1, batch_size=64, insert_every=1,
+                      insert_max=1, max_points=5, min_epochs=1, track_every=1, track_subset=64,
+                      conv_window=2, between=1, bootstrap=5, eval_chunk=64, resolution=0.1,
+                      max_rounds=1),
+        "cpu": dict(n_minima=3, n_points=5, path_epochs=10, batch_size=32, insert_every=3,
+                    insert_max=2, max_points=9, min_epochs=6, track_every=2, track_subset=128,
+                    conv_window=3, between=2, bootstrap=20, eval_chunk=32, resolution=0.02,
+                    max_rounds=4),
+        "paper": dict(n_minima=10, n_points=19, path_epochs=300, batch_size=150, insert_every=25,
+                      insert_max=4, max_points=38, min_epochs=10, track_every=1, track_subset=2048,
+                      conv_window=5, between=3, bootstrap=100, eval_chunk=1000, resolution=2e-3,
+                      max_rounds=16),
+    },
+    # Tables 1-2 (toolkit.experiments.resnet_types): minima per type, the ResNet-like net's width
+    # (1 = Table 11) and one path plan per data set; minima from the "resnet_type1"/"resnet_type2"
+    # presets. paper: App. C (CIFAR-10 batch 150, 300 epochs; SVHN batch 256, 200 epochs; SGD
+    # with momentum, distance criterion every 25 epochs; the LR was lost, 0.05 is ours).
+    # cpu: a quarter of the channels (12K parameters) and short Adam paths (the CNN units' optimiser)
+    # capped at 6 points: ~45 s per data set with one thread
+    "resnet_types": {
+        "smoke": dict(n_per_type=1, width=0.25, between=1, bootstrap=5, eval_chunk=32,
+                      resolution=0.1, max_rounds=1, track_every=1, track_subset=64,
+                      conv_window=2, paths={
+            ds: dict(n_points=3, epochs=1, batch_size=32, optimizer="adam", lr=3e-3,
+                     insert_every=1, insert_criterion=None, insert_max=1, max_points=3,
+                     min_epochs=1)
+            for ds in ("cifar10", "svhn")}),
+        "cpu": dict(n_per_type=2, width=0.25, between=2, bootstrap=20, eval_chunk=32,
+                    resolution=0.02, max_rounds=4, track_every=2, track_subset=128,
+                    conv_window=3, paths={
+            ds: dict(n_points=5, epochs=8, batch_size=32, optimizer="adam", lr=3e-3,
+                     insert_every=3, insert_criterion="loss", insert_max=1, max_points=6,
+                     min_epochs=5)
+            for ds in ("cifar10", "svhn")}),
+        "paper": dict(n_per_type=8, width=1.0, between=3, bootstrap=100, eval_chunk=1000,
+                      resolution=2e-3, max_rounds=16, track_every=1, track_subset=2048,
+                      conv_window=5, paths={
+            "cifar10": dict(n_points=19, epochs=300, batch_size=150, optimizer="sgd", lr=0.05,
+                            insert_every=25, insert_criterion="distance", insert_max=4,
+                            max_points=38, min_epochs=10),
+            "svhn": dict(n_points=19, epochs=200, batch_size=256, optimizer="sgd", lr=0.05,
+                         insert_every=25, insert_criterion="distance", insert_max=4,
+                         max_points=38, min_epochs=10)}),
+    },
+    # Fig. 6-7 / Table 3 (toolkit.experiments.wrn_curves): network (depth, widen factor), minima,
+    # curves (a minimum's epochs; batch), triangles, evaluation; minima from "wrn_garipov".
+    # paper: WRN-16-10, 5 minima, every triangle; triangles train as long as a minimum (App. I).
+    # cpu: WRN-10-1 (84K parameters instead of 17M), triangles of the first 4 minima
+    "wrn_curves": {
+        "smoke": dict(arch=(10, 1), n_minima=3, batch_size=32, triangle_epochs=1, n_t=3,
+                      resolution=2, triangle_minima=3, subset_sizes=(2,), eval_chunk=32,
+                      resolution_t=0.2, max_rounds=0),
+        "cpu": dict(arch=(10, 1), n_minima=5, batch_size=16, triangle_epochs=4, n_t=7,
+                    resolution=3, triangle_minima=4, subset_sizes=(3, 4), eval_chunk=32,
+                    resolution_t=0.05, max_rounds=2),
+        "paper": dict(arch=(16, 10), n_minima=5, batch_size=128, triangle_epochs=200, n_t=61,
+                      resolution=12, triangle_minima=5, subset_sizes=(3, 4), eval_chunk=1000,
+                      resolution_t=2e-3, max_rounds=16),
+    },
+    # Fig. 4 (toolkit.experiments.cnn_width_depth): CNN-1-C for C in widths, CNN-L-depth_channels
+    # for L in depths, extra (layers, channels). paper: our reading of "six networks from 7K
+    # (CNN-1-32) to 117K (CNN-2-64) parameters". cpu: an eighth to a quarter of the channels
+    # (CNN-1-4 .. CNN-1-16, CNN-2-8, CNN-3-8), so that all five networks fit the budget
+    "cnn_width_depth": {
+        "smoke": dict(widths=(4, 8), depths=(1, 2), depth_channels=4, extra=()),
+        "cpu": dict(widths=(4, 8, 16), depths=(1, 2, 3), depth_channels=8, extra=()),
+        "paper": dict(widths=(32, 64, 128), depths=(1, 2, 3), depth_channels=32,
+                      extra=((2, 64),)),
+    },
+    # Fig. 8 (toolkit.experiments.cnn_batchnorm): CNN-L-channels with and without BN; the units
+    # without BN are Fig. 4's depth series (same cache entries)
+    "cnn_batchnorm": {
+        "smoke": dict(depths=(1, 2), channels=4),
+        "cpu": dict(depths=(1, 2, 3), channels=8),
+        "paper": dict(depths=(1, 2, 3), channels=32),
+    },
 })
 
 
@@ -226,6 +337,11 @@ class Scale:
 
 _SMOKE = Scale("smoke", n_train=256, n_test=256, epochs=1, n_minima=2,
                note="seconds, for tests: 256 samples, 1 epoch, 2 minima; results are not minima")
+# smoke, per recipe, where 256 images of a large net take more than the seconds a test may
+_SMOKE_BY_RECIPE: Mapping[str, Scale] = MappingProxyType({
+    name: _SMOKE.replace(n_train=64, n_test=64,
+                         note="seconds, for tests: 64 samples, 1 epoch; results are not minima")
+    for name in ("resnet_type1", "resnet_type2", "wrn_garipov")})
 
 # cpu scale, per recipe: our reductions, sized for 2 CPU cores (per-minimum times in the comments
 # were measured on this project's 2-core machine, one thread)
@@ -233,12 +349,43 @@ _CPU: Mapping[str, Scale] = MappingProxyType({
     # full MNIST/FMNIST, 6 epochs: ~3-5 s per minimum, >= 98% train accuracy on MNIST for 2x32
     "fc_cyclic": Scale("cpu", epochs=6, n_minima=4,
                        note="full data, 6 epochs of the cyclical schedule instead of 20"),
+    # Fig. 4/8 CNNs on 256 stand-in images. Minima must be minima: with 500 images and 8 epochs
+    # (gradient norms 1-3) every path maximum sat at an endpoint (no barrier at all); 80 epochs
+    # of 8 steps at peak LR 5e-3 reach loss 0.002-0.05, gradient norm 0.01-0.1 (CNN-1-4: ~0.12,
+    # 0.25-0.46). ~0.3 ms per image-epoch for CNN-1-16 with one thread: 10-19 s per 3 minima
+    "cnn_cyclic": Scale("cpu", n_train=256, n_test=1000, epochs=80, n_minima=3,
+                        recipe_overrides={"batch_size": 32, "lr": 5e-3},
+                        note="256 images, 80 epochs at batch 32 (peak LR 5e-3) instead of 30 "
+                             "epochs at batch 128 on 50,000 images"),
+    # Tables 1-2, ResNet-like at a quarter width (set by EXPERIMENTS["resnet_types"]) on 256
+    # stand-in images, batch 64: ~0.3 s per epoch per minimum with one thread. Type 1's constant
+    # LR 1e-4 does not train in 50 epochs (loss > 0.5); 5e-3 is ours, still 10x below type 2's
+    # initial 0.05. Neither type converges at this size (gradient norms 0.5-3)
+    "resnet_type1": Scale("cpu", n_train=256, n_test=1000, epochs=50, n_minima=2,
+                          recipe_overrides={"batch_size": 64, "lr": 5e-3},
+                          note="256 images, 50 epochs at batch 64, LR 5e-3 instead of 1500 "
+                               "epochs at batch 256, LR 1e-4"),
+    "resnet_type2": Scale("cpu", n_train=256, n_test=1000, epochs=50, n_minima=2,
+                          recipe_overrides={"batch_size": 64},
+                          note="256 images, 50 epochs at batch 64 instead of 300 (SVHN: 100) "
+                               "at batch 256"),
+    # Fig. 6: WRN-10-1 (set by EXPERIMENTS["wrn_curves"]) on 128 stand-in images, batch 16:
+    # ~3 ms per image-epoch with one thread (compute-bound: ~70 MFLOP per image); at 12 epochs
+    # on 256 images the minima reached loss ~1.07 (not converged); the budget allows no more
+    "wrn_garipov": Scale("cpu", n_train=128, n_test=1000, epochs=10, n_minima=5,
+                         recipe_overrides={"batch_size": 16},
+                         note="128 images, 10 epochs at batch 16 instead of 200 at batch 128 on "
+                              "50,000 images"),
     # 5,000 training images: every FC net of Fig. 2 meets the convergence criterion within the
     # recipe's 400 epochs (measured: 45 epochs for 2x32 on MNIST, 110 for 8x32; 170 and 285 on
     # Fashion-MNIST), at ~0.05 s per epoch
     "fc_converge": Scale("cpu", n_train=5000, n_minima=3,
                          note="a fixed 5,000-image training set (the loss landscape of those images) "
                               "and 3 minima instead of all 60,000 and 10"),
+    # tk.landscape's default: a reader's model, trained until converged; scikit-learn's digits
+    # (1,437 training images) fit whole: a 16-unit MLP converges in 115-180 epochs, ~3 s each
+    "converge": Scale("cpu", n_train=5000, n_test=2000, n_minima=3,
+                      note="at most 5,000 training and 2,000 test samples, 3 minima by default"),
     "lenet": Scale("cpu", n_train=10000, n_test=2000, epochs=8, n_minima=3,
                    note="10,000 images, 8 epochs instead of 50"),
 })
@@ -253,7 +400,8 @@ def get(scale: str | Scale, recipe: str | Recipe | None = None) -> Scale:
         return scale
     check(scale)
     if scale == "smoke":
-        return _SMOKE
+        name = recipe.name if isinstance(recipe, Recipe) else recipe
+        return _SMOKE_BY_RECIPE.get(name, _SMOKE) if name is not None else _SMOKE
     if scale == "paper":
         r = get_recipe(recipe) if recipe is not None else None
         return Scale("paper", note=f"the paper's numbers{f' ({r.source})' if r else ''}")

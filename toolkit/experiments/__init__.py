@@ -14,10 +14,38 @@ Two rules every experiment module keeps (see ``fc_depth`` for both):
 - Verdicts: pass ``scale=`` (the scale the result was computed at) and ``compared=`` (how many
   comparisons the status rests on) to ``toolkit.report.verdict``; ``compared=0`` makes the run an
   illustration instead of letting ``all([])`` report "reproduced".
+
+Scaling out (issue 18; see ``fc_depth`` and :mod:`toolkit.executor`): run the loop over an
+experiment's independent units (minima, models, groups of paths, curves) through
+``toolkit.executor.map_units(fn, items, executor=executor, device=device, desc=...)``, so that
+``executor="ray"`` (or ``$TOOLKIT_EXECUTOR=ray``) runs one Ray task per unit and serial stays the
+default:
+
+- ``fn(item)`` computes *one* unit through ``tk.cache.cached(...)`` (a unit already cached returns
+  at once, a retried task recomputes only what is missing) and is picklable: a module-level
+  function or a ``functools.partial`` of one, taking the config and the unit's key;
+- the compute function takes ``executor: str | None = None`` and passes it on, and the result
+  records ``runs.seconds`` per unit (``unit_s``) and ``runs.executor``;
+- minima: ``tk.minima(..., executor=executor)`` runs one task per minimum; to train several
+  minima sets at once, build a ``tk.plan_minima(...)`` per set and give every ``(set, i)`` to one
+  ``map_units`` call with ``plan.train`` before the units that use them (``fc_depth`` does).
 """
 
 from __future__ import annotations
 
+from toolkit.experiments.cnn_batchnorm import (
+    CNNBatchNormConfig,
+    CNNBatchNormResult,
+    cnn_batchnorm,
+    cnn_batchnorm_config,
+)
+from toolkit.experiments.cnn_units import CNNUnit, CNNUnitConfig, cnn_units
+from toolkit.experiments.cnn_width_depth import (
+    CNNWidthDepthConfig,
+    CNNWidthDepthResult,
+    cnn_width_depth,
+    cnn_width_depth_config,
+)
 from toolkit.experiments.fc_depth import (
     FCDepthConfig,
     FCDepthResult,
@@ -26,6 +54,12 @@ from toolkit.experiments.fc_depth import (
     fc_depth_config,
     fc_minima,
     fc_paths,
+)
+from toolkit.experiments.insertion import (
+    InsertionConfig,
+    InsertionResult,
+    insertion,
+    insertion_config,
 )
 from toolkit.experiments.intro import ToyConfig, ToyResult, toy_barcodes, toy_config
 from toolkit.experiments.lenet_triangles import (
@@ -61,7 +95,27 @@ from toolkit.experiments.lp_perturb_retrain import (
 )
 from toolkit.experiments.lp_retrain_result import LPRetrainResult, RetrainRun
 from toolkit.experiments.lp_poly import LPPolyConfig, LPPolyResult, lp_poly, lp_poly_config
+from toolkit.experiments.resnet_types import (
+    ResNetTypesConfig,
+    ResNetTypesResult,
+    ResNetTypesUnit,
+    resnet_types,
+    resnet_types_config,
+)
+from toolkit.experiments.wrn_curves import (
+    WRNCurvesConfig,
+    WRNCurvesResult,
+    wrn_curves,
+    wrn_curves_config,
+)
 from toolkit.experiments.path_characteristics import PathCharacteristics, path_characteristics
+from toolkit.experiments.to_theorem import (
+    FunctionTO,
+    TOTheoremConfig,
+    TOTheoremResult,
+    to_theorem,
+    to_theorem_config,
+)
 from toolkit.experiments.triangles import (
     ToyTriangleConfig,
     ToyTriangleResult,
@@ -70,8 +124,12 @@ from toolkit.experiments.triangles import (
 )
 
 __all__ = [
+    "CNNBatchNormConfig", "CNNBatchNormResult", "cnn_batchnorm", "cnn_batchnorm_config",
+    "CNNUnit", "CNNUnitConfig", "cnn_units",
+    "CNNWidthDepthConfig", "CNNWidthDepthResult", "cnn_width_depth", "cnn_width_depth_config",
     "FCDepthConfig", "FCDepthResult", "FCDepthUnit", "fc_depth", "fc_depth_config", "fc_minima",
     "fc_paths",
+    "InsertionConfig", "InsertionResult", "insertion", "insertion_config",
     "ToyConfig", "ToyResult", "toy_barcodes", "toy_config",
     "IndexOneResult", "LenetTriangleConfig", "LenetTriangleResult",
     "lenet_triangle", "lenet_triangle_config",
@@ -83,5 +141,9 @@ __all__ = [
     "lp_perturb_retrain_config",
     "LPPolyConfig", "LPPolyResult", "lp_poly", "lp_poly_config",
     "PathCharacteristics", "path_characteristics",
+    "ResNetTypesConfig", "ResNetTypesResult", "ResNetTypesUnit", "resnet_types",
+    "resnet_types_config",
+    "WRNCurvesConfig", "WRNCurvesResult", "wrn_curves", "wrn_curves_config",
+    "FunctionTO", "TOTheoremConfig", "TOTheoremResult", "to_theorem", "to_theorem_config",
     "ToyTriangleConfig", "ToyTriangleResult", "toy_triangles", "toy_triangles_config",
 ]

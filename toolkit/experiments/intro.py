@@ -65,7 +65,8 @@ class ToyResult:
 
     minima ``[N, 2]`` (sorted, lowest first) with values ``min_losses [N]``; ``pairs [P, 2]`` and
     ``paths`` (list of ``[K_p, 2]`` optimised points); ``profiles`` (list of ``[M_p, 2]``: arc
-    parameter and loss along each path); ``saddles`` maps ``(i, j)`` to the path maximum;
+    parameter and loss along each path); ``saddles`` maps ``(i, j)`` to the path maximum and
+    ``path_summary`` says how many paths converged and how many maxima are certified;
     ``barcode`` is the minima barcode from the paths; ``grid`` maps index 0/1 to the exact
     barcodes of the grid function; ``grid_values`` is a ``[g, g]`` picture of the function.
     """
@@ -78,6 +79,7 @@ class ToyResult:
     paths: list[np.ndarray]
     profiles: list[np.ndarray]
     saddles: dict[tuple[int, int], float]
+    path_summary: str
     barcode: Barcode
     grid: dict[int, Barcode]
     grid_values: np.ndarray
@@ -179,11 +181,12 @@ def _compute(cfg: ToyConfig, device: str, progress: bool) -> ToyResult:
         min_losses=min_losses.numpy(), pairs=ps.pairs.numpy(),
         paths=[ps.path(p).cpu().double().numpy() for p in range(len(ps))],
         profiles=[torch.stack([t, v], 1).cpu().double().numpy() for t, v in zip(ev.t, ev.loss)],
-        saddles=saddles, barcode=barcode,
+        saddles=saddles, path_summary=f"{ps.summary()}; maxima certified: "
+                                       f"{int(ev.certified.sum())}/{len(ev)}", barcode=barcode,
         grid=exact,
         grid_values=values[::step, ::step].copy(), compute_s=time.perf_counter() - t0)
 
 
 def toy_barcodes(cfg: ToyConfig, *, device: str = "auto", progress: bool = True) -> ToyResult:
     """Minima, optimised paths, path barcode and exact grid barcode of a 2D landscape (cached)."""
-    return cached("intro_toy_barcodes", cfg, lambda: _compute(cfg, device, progress), version="3")
+    return cached("intro_toy_barcodes", cfg, lambda: _compute(cfg, device, progress), version="4")

@@ -110,12 +110,16 @@ def build_seeded(arch: str, seed: int, **kw) -> nn.Module:
         return build(arch, **kw)
 
 
-def accepts(arch: str, keyword: str) -> bool:
-    """Whether the factory of ``arch`` takes ``keyword`` (used to fill ``in_shape``/``num_classes``)."""
-    factory = _REGISTRY.get(arch)
+def accepts(arch: str | Callable[..., nn.Module], keyword: str) -> bool:
+    """Whether the factory of ``arch`` (a registered name, or a factory itself) takes ``keyword``
+    (used to fill ``in_shape``/``num_classes``)."""
+    factory = arch if callable(arch) else _REGISTRY.get(arch)
     if factory is None:
         return False
-    params = inspect.signature(factory).parameters
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
     return keyword in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
@@ -126,7 +130,8 @@ def param_count(model: nn.Module) -> int:
 
 
 class InputNorm(nn.Module):
-    """``net((x - mean) / std)`` with fixed per-channel ``mean``/``std`` buffers ``[1, C, 1, 1]``.
+    """``net((x - mean) / std)`` with fixed per-channel ``mean``/``std`` buffers ``[1, C, 1, 1]``
+    (channels are dimension 1 of the input, whatever its rank: ``[B, C, H, W]``, ``[B, F]``...).
 
     Normalisation lives in the model, not in the data pipeline, so that anything evaluating a
     stored minimum (path optimisation, MDS, a reader's own code) feeds the same raw ``[0, 1]``
@@ -145,7 +150,11 @@ class InputNorm(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.std)
+        if x.dim() == 4:
+            return self.net((x - self.mean) / self.std)
+        # other input ranks ([B, F] features, [B, C, L] sequences): channels are dimension 1
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return self.net((x - self.mean.view(shape)) / self.std.view(shape))
 
 
 def with_input_norm(net: nn.Module, mean, std) -> InputNorm:

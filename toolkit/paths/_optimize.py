@@ -16,15 +16,8 @@ from toolkit import _loop, seeds
 from toolkit._device import resolve_device
 from toolkit.cache import fingerprint, to_cpu, to_device
 from toolkit.objectives import Objective
-from toolkit.paths._engine import (
-    Layout,
-    PathState,
-    choose_insertions,
-    node_and_midpoint_losses,
-    path_step,
-    resample,
-    stop_paths,
-)
+from toolkit.paths._engine import Layout, PathState, path_step, stop_paths
+from toolkit.paths._geometry import choose_insertions, node_and_midpoint_losses, resample
 from toolkit.paths._pairs import check_pairs
 from toolkit.paths._track import Tracker
 from toolkit.schedules import check_schedule, multiplier

@@ -12,6 +12,8 @@ from toolkit.plots.diagnostics import (plot_gradient_norms, plot_gradient_trends
                                        plot_path_convergence, plot_path_profiles, plot_profiles)
 # --- bar ends per group: depth, width, minima type (toolkit.plots.bar_ends) ---
 from toolkit.plots.bar_ends import plot_bar_ends
+# --- loss levels of several networks against their size (toolkit.plots.levels) ---
+from toolkit.plots.levels import plot_levels
 # --- trajectories in an MDS embedding (toolkit.plots.embedding) ---
 from toolkit.plots.embedding import (plot_branch_errors, plot_branches,
                                      plot_embedded_trajectories, plot_trajectory_losses)

@@ -13,12 +13,14 @@ from toolkit.topology import Barcode
 
 
 def plot_bar_ends(barcodes: Mapping[str, Barcode], *, errors: Mapping[str, np.ndarray] | None = None,
-                  ax: Axes | None = None, title: str | None = None, ylabel: str = "loss") -> Figure:
+                  ax: Axes | None = None, title: str | None = None, ylabel: str = "loss",
+                  xtick_rotation: float = 0.0) -> Figure:
     """Births (minima, hollow) and deaths (saddles, filled) of the finite bars of each group's
     barcode, one column per group, with the groups' mean death joined by a line.
 
     ``errors[group]``: standard deviation of each finite bar's death, in the order of
-    ``barcode.finite()`` (drawn as error bars, Fig. 13 style).
+    ``barcode.finite()`` (drawn as error bars, Fig. 13 style). ``xtick_rotation``: degrees, for
+    many or long group labels.
     """
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 4))
     means = []
@@ -33,7 +35,8 @@ def plot_bar_ends(barcodes: Mapping[str, Barcode], *, errors: Mapping[str, np.nd
         means.append(fin.deaths.mean() if len(fin) else np.nan)
     ax.plot(range(len(means)), means, "-", color="tab:red", alpha=0.5, lw=1.5,
             label="mean bar end")
-    ax.set_xticks(range(len(barcodes)), list(barcodes))
+    ax.set_xticks(range(len(barcodes)), list(barcodes), rotation=xtick_rotation,
+                  ha="right" if xtick_rotation else "center")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     if title:

@@ -42,13 +42,16 @@ def plot_path_profiles(evaluation, paths: Sequence[int] | None = None, *, metric
 def plot_profiles(profiles: Mapping[str, tuple[np.ndarray, np.ndarray]], *, ax=None,
                   title: str | None = None, xlabel: str = "position along the path",
                   ylabel: str = "training loss", legend: bool | None = None,
-                  marker: str = "") -> Figure:
+                  marker: str = "", reference: Mapping[str, float] | None = None) -> Figure:
     """One line per entry of ``profiles`` (``{label: (t [M], values [M])}``), e.g. the loss along
     every path or on straight lines between trained points. The legend is shown for up to 12
-    lines unless ``legend`` says otherwise."""
+    lines unless ``legend`` says otherwise. ``reference``: horizontal dashed lines
+    ``{label: level}`` (e.g. the exact saddle)."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.4, 4))
     for label, (t, v) in profiles.items():
         ax.plot(np.asarray(t), np.asarray(v), lw=1.0, marker=marker, ms=3, label=label)
+    for label, level in (reference or {}).items():
+        ax.axhline(level, color="k", ls="--", lw=1, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

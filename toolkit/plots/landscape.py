@@ -11,12 +11,17 @@ from matplotlib.figure import Figure
 
 def plot_landscape(values: np.ndarray, domain: Sequence[float], *, minima: np.ndarray | None = None,
                    paths: Sequence[np.ndarray] = (), highlight: Sequence[int] = (),
-                   levels: int = 30, ax=None, title: str | None = None) -> Figure:
+                   levels: int = 30, ax=None, title: str | None = None,
+                   vmax: float | None = None) -> Figure:
     """Filled contours of ``values`` (``[ny, nx]`` on ``domain = (x0, x1, y0, y1)``), minima
     (``[N, 2]``) labelled by their index (0 = lowest), and paths (each ``[K, 2]``: optimised
-    points joined by straight pieces). Paths whose index is in ``highlight`` are drawn bold."""
+    points joined by straight pieces). Paths whose index is in ``highlight`` are drawn bold.
+    ``vmax`` clips the colour scale (values above it share the top colour), so that a steep
+    function's low region stays readable."""
     if values.ndim != 2:
         raise ValueError(f"values must be a 2D grid, got shape {values.shape}")
+    if vmax is not None:
+        values = np.minimum(values, vmax)
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 5.2))
     x0, x1, y0, y1 = domain
     xs, ys = np.linspace(x0, x1, values.shape[1]), np.linspace(y0, y1, values.shape[0])
