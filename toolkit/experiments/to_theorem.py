@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,7 +157,10 @@ def _hessian_min(f, domain, n: int) -> float:
     x0, x1, y0, y1 = domain
     g = torch.stack(torch.meshgrid(torch.linspace(x0, x1, n, dtype=torch.float64),
                                    torch.linspace(y0, y1, n, dtype=torch.float64), indexing="ij"), -1)
-    h = torch.func.vmap(torch.func.hessian(f))(g.reshape(-1, 2))  # [n², 2, 2]
+    with warnings.catch_warnings():  # torch's forward-mode AD scripts its decompositions once
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated",
+                                category=FutureWarning)
+        h = torch.func.vmap(torch.func.hessian(f))(g.reshape(-1, 2))  # [n², 2, 2]
     return float(torch.linalg.eigvalsh(h).min())
 
 
