@@ -17,6 +17,8 @@ from toolkit import book
 
 NOTEBOOKS = sorted(book.NOTEBOOKS.glob("*.ipynb"))
 IDS = [p.stem for p in NOTEBOOKS]
+MAX_LINE = 110  # characters of a code line that the book shows without a sideways scroll
+MAX_FIGURE_INCHES = 16  # at the default 100 dpi a wider figure is shown below 60% of its size
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=IDS)
@@ -51,6 +53,11 @@ def test_notebook_house_style(nb):
                 used.add(node.id)
         assert not re.search(r"\.backward\(|optimizer\.step\(|^\s*[!%]\s*pip", src, re.M)
     assert imported <= used, f"unused imports: {imported - used}"
+    for c in code:  # what fits the book's code column (tests/test_browser.py: no sideways scroll)
+        for line in "".join(c["source"]).splitlines():
+            assert len(line) <= MAX_LINE, f"code line of {len(line)} > {MAX_LINE} characters: {line[:60]}..."
+        for width in re.findall(r"figsize=\((\d+(?:\.\d*)?),", "".join(c["source"])):
+            assert float(width) <= MAX_FIGURE_INCHES, f"figsize width {width} in > {MAX_FIGURE_INCHES}"
     last = "".join(code[-1]["source"]).strip()
     assert len(last.splitlines()) <= 8, "the closing cell is at most 8 lines"
     assert re.search(r"run\.finish\(\*\*.*verdict\(", last), "the closing cell is run.finish(**res.verdict())"
