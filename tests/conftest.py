@@ -3,7 +3,9 @@ the session builds one smoke-scale book that the notebook and browser tests shar
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+import warnings
 from types import SimpleNamespace
 
 import matplotlib
@@ -32,6 +34,26 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+# ---------------------------------------------------------------------------- small helpers
+
+
+def synthetic_images(n=96, c=3, hw=8, k=4, seed=0, signal=0.3):
+    """A tiny labelled image set (train, test) in [0, 1]: noise around 0.5 plus ``signal`` times
+    the class index / k, so a net can learn it in a few epochs (``signal=0``: labels only)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % k
+    x = (0.5 + 0.2 * torch.randn(n, c, hw, hw, generator=g) + signal * (y.view(n, 1, 1, 1) / k)).clamp(0, 1)
+    ds = tk.data.Dataset(name="synthetic", split="train", x=x, y=y, num_classes=k)
+    return ds, dataclasses.replace(ds, split="test")
+
+
+def quiet(fn, *a, **kw):
+    """``fn(*a, **kw)`` with warnings silenced (smoke-scale minima warn that they did not converge)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*a, **kw)
 
 
 @pytest.fixture(scope="session")

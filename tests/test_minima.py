@@ -3,12 +3,11 @@ the flat-vector contract with the path engine, BatchNorm buffers and stand-in re
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import warnings
 
 import pytest
 import torch
+from conftest import quiet, synthetic_images
 from torch.nn.utils import parameters_to_vector
 
 import toolkit as tk
@@ -19,20 +18,6 @@ minima_mod = importlib.import_module("toolkit.minima")
 
 # a smaller smoke scale for the tests that do not need real data
 TINY = tk.scales.Scale("smoke", n_train=64, n_test=32, epochs=2, n_minima=2)
-
-
-def _synthetic(n=96, c=3, hw=8, k=4, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % k
-    x = (0.5 + 0.2 * torch.randn(n, c, hw, hw, generator=g) + 0.3 * (y.view(n, 1, 1, 1) / k)).clamp(0, 1)
-    ds = tk.data.Dataset(name="synthetic", split="train", x=x, y=y, num_classes=k)
-    return ds, dataclasses.replace(ds, split="test")
-
-
-def _quiet(fn, *a, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*a, **kw)
 
 
 def test_smoke_minima_on_mnist_and_cache_hit(monkeypatch):
@@ -52,13 +37,13 @@ def test_smoke_minima_on_mnist_and_cache_hit(monkeypatch):
         raise AssertionError("trained although cached")
 
     monkeypatch.setattr(minima_mod, "train", boom)
-    again = _quiet(tk.minima, "fc", "mnist", "fc_cyclic", 2, scale="smoke", progress=False)
+    again = quiet(tk.minima, "fc", "mnist", "fc_cyclic", 2, scale="smoke", progress=False)
     assert torch.equal(again.flat, ms.flat)
 
 
 def test_flat_is_parameters_to_vector_of_each_state():
-    ds = _synthetic()
-    ms = _quiet(tk.minima, "cnn", ds, "lenet", 2, scale=TINY, progress=False, layers=1, channels=4, bn=True)
+    ds = synthetic_images()
+    ms = quiet(tk.minima, "cnn", ds, "lenet", 2, scale=TINY, progress=False, layers=1, channels=4, bn=True)
     assert ms.buffers is not None and "net.features.1.running_mean" in ms.buffers
     assert ms.buffers["net.features.1.running_mean"].shape == (2, 4)
     for i in range(2):
@@ -76,29 +61,29 @@ def test_flat_is_parameters_to_vector_of_each_state():
 
 
 def test_deterministic_bit_for_bit_on_cpu():
-    ds = _synthetic()
-    a = _quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=TINY, progress=False, device="cpu")
-    b = _quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=TINY, progress=False, device="cpu",
+    ds = synthetic_images()
+    a = quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=TINY, progress=False, device="cpu")
+    b = quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=TINY, progress=False, device="cpu",
                refresh=True)
     assert torch.equal(a.flat, b.flat)
     assert list(a.train_loss) == list(b.train_loss)
 
 
 def test_extending_n_reuses_cached_minima_and_seed_shifts():
-    ds = _synthetic()
-    two = _quiet(tk.minima, "fc", ds, "lenet", 2, scale=TINY, progress=False, hidden_layers=1, width=8)
-    three = _quiet(tk.minima, "fc", ds, "lenet", 3, scale=TINY, progress=False, hidden_layers=1, width=8)
+    ds = synthetic_images()
+    two = quiet(tk.minima, "fc", ds, "lenet", 2, scale=TINY, progress=False, hidden_layers=1, width=8)
+    three = quiet(tk.minima, "fc", ds, "lenet", 3, scale=TINY, progress=False, hidden_layers=1, width=8)
     assert torch.equal(three.flat[:2], two.flat) and three.seeds == [0, 1, 2]
-    other = _quiet(tk.minima, "fc", ds, "lenet", 1, scale=TINY, progress=False, seed=7,
+    other = quiet(tk.minima, "fc", ds, "lenet", 1, scale=TINY, progress=False, seed=7,
                    hidden_layers=1, width=8)
     assert other.seeds == [7] and not torch.equal(other.flat[0], two.flat[0])
 
 
 def test_resume_after_interruption(monkeypatch, tmp_path):
-    ds = _synthetic()
+    ds = synthetic_images()
     scale = TINY.replace(epochs=3)
     monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(tmp_path / "reference"))
-    uninterrupted = _quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=scale, progress=False, width=8)
+    uninterrupted = quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=scale, progress=False, width=8)
     monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(tmp_path / "interrupted"))
     epochs_run = []
 
@@ -109,11 +94,11 @@ def test_resume_after_interruption(monkeypatch, tmp_path):
 
     monkeypatch.setattr(_loop, "_epoch_done", crash)
     with pytest.raises(KeyboardInterrupt):
-        _quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=scale, progress=False, width=8)
+        quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=scale, progress=False, width=8)
     assert epochs_run == [0, 1, 2, 0, 1]
     epochs_run.clear()
     monkeypatch.setattr(_loop, "_epoch_done", epochs_run.append)
-    resumed = _quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=scale, progress=False, width=8)
+    resumed = quiet(tk.minima, "fc", ds, "fc_cyclic", 2, scale=scale, progress=False, width=8)
     assert epochs_run == [2]  # minimum 0 from the cache, minimum 1 from its epoch-2 checkpoint
     assert torch.equal(resumed.flat, uninterrupted.flat)
     assert list(resumed.train_loss) == list(uninterrupted.train_loss)
@@ -121,8 +106,8 @@ def test_resume_after_interruption(monkeypatch, tmp_path):
 
 
 def test_arch_kw_and_scale_are_in_the_config():
-    ds = _synthetic()
-    ms = _quiet(tk.minima, "lp_dcnn", ds, "lp_sgd", 1, scale=TINY, progress=False,
+    ds = synthetic_images()
+    ms = quiet(tk.minima, "lp_dcnn", ds, "lp_sgd", 1, scale=TINY, progress=False,
                 activation="poly", width=4)
     assert ms.config["arch_kw"]["activation"] == "poly"
     assert ms.config["arch_kw"]["in_shape"] == (3, 8, 8) and ms.config["arch_kw"]["num_classes"] == 4
@@ -135,7 +120,7 @@ def test_arch_kw_and_scale_are_in_the_config():
 def test_stand_in_is_reported():
     if (tk.data.raw_root() / "cifar10").exists():
         pytest.skip("CIFAR-10 is present; no stand-in to report")
-    ms = _quiet(tk.minima, "lp_dcnn", "cifar10", "lp_sgd", 1, scale=TINY, progress=False, width=4)
+    ms = quiet(tk.minima, "lp_dcnn", "cifar10", "lp_sgd", 1, scale=TINY, progress=False, width=4)
     assert ms.dataset != "cifar10" and ms.config["stand_in_for"] == "cifar10"
     assert ms.stand_in_note and "cifar" in ms.stand_in_note.lower()
     assert "STAND-IN" in ms.summary(file=open("/dev/null", "w"))  # noqa: SIM115
@@ -146,8 +131,8 @@ def test_path_engine_contract(arch, kw):
     """``tk.ModuleObjective(ms.model, x, y)`` evaluated at ``ms.flat`` gives the stored losses."""
     if not hasattr(tk, "ModuleObjective"):
         pytest.skip("path engine not present")
-    ds = _synthetic()
-    ms = _quiet(tk.minima, arch, ds, "lenet", 2, scale=TINY, progress=False, **kw)
+    ds = synthetic_images()
+    ms = quiet(tk.minima, arch, ds, "lenet", 2, scale=TINY, progress=False, **kw)
     obj = tk.ModuleObjective(ms.model, ms.train_data.x, ms.train_data.y)
     ev = obj.evaluate(ms.flat)
     assert torch.allclose(ev["loss"].double(), torch.as_tensor(ms.train_loss), rtol=1e-5)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import quiet, synthetic_images
 
 import toolkit as tk
 from toolkit import book, cache, data, report
@@ -123,13 +124,13 @@ def test_cache_entry_of_another_configuration_is_recomputed_with_a_warning():
 
 def test_minimum_of_another_configuration_is_not_served(one_thread):
     """The same rule protects the minima store (one cache entry per minimum)."""
-    ds = _synthetic()
+    ds = synthetic_images(n=64, c=1, hw=4, signal=0.0)
     scale = tk.scales.Scale("smoke", n_train=64, n_test=32, epochs=1, n_minima=1)
-    a = _quiet(tk.minima, "fc", ds, "fc_cyclic", 1, scale=scale, progress=False, hidden_layers=1, width=4)
+    a = quiet(tk.minima, "fc", ds, "fc_cyclic", 1, scale=scale, progress=False, hidden_layers=1, width=4)
     b_path = next(p for p in (cache.cache_root() / "minima").glob("*.pt"))
     # move the entry under the hash of the minimum with seed 5
     kw = dict(scale=scale, progress=False, hidden_layers=1, width=4, seed=5)
-    _quiet(tk.minima, "fc", ds, "fc_cyclic", 1, **kw)
+    quiet(tk.minima, "fc", ds, "fc_cyclic", 1, **kw)
     other = [p for p in (cache.cache_root() / "minima").glob("*.pt") if p != b_path][0]
     other.write_bytes(b_path.read_bytes())
     with pytest.warns(UserWarning, match="another configuration"):
@@ -507,22 +508,6 @@ def test_deleted_or_truncated_data_is_one_line_with_the_fix(raw_copy):
 
 
 # ------------------------------------------------------------ helpers
-
-
-def _synthetic(n=64, k=4):
-    g = torch.Generator().manual_seed(0)
-    y = torch.arange(n) % k
-    x = (0.5 + 0.2 * torch.randn(n, 1, 4, 4, generator=g)).clamp(0, 1)
-    ds = tk.data.Dataset(name="synthetic", split="train", x=x, y=y, num_classes=k)
-    return ds, dataclasses.replace(ds, split="test")
-
-
-def _quiet(fn, *a, **kw):
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*a, **kw)
 
 
 def test_records_are_plain_json(tmp_path, monkeypatch):
