@@ -163,13 +163,14 @@ class CNNWidthDepthResult:
                  f"optimisation; scale {cfg.scale}",
             finding=(f"saddle level (mean bar end ± error) by parameter count: {levels}; steps "
                      + "; ".join(f"{a}->{b} {o}" for st in steps.values() for a, b, o in st)
-                     + f"; largest vs smallest per series: {ends}; Spearman(params, saddle) "
+                     + "; largest vs smallest per series: " + ", ".join(f"{k} {v}" for k, v in ends.items())
+                     + f"; Spearman(params, saddle) "
                      f"{self.rank_correlation():+.2f}; sanity {'ok' if ok else 'FAILED'}"
                      + conv_note),
             paper="saddles fall with more channels (CNN-1-C) and more layers (CNN-1/2/3); "
                   "ordered by parameter count the dependence is straightforward",
-            ours=f"width steps {[o for _, _, o in steps['width']]}, depth steps "
-                 f"{[o for _, _, o in steps['depth']]} (ties: within error bars)",
+            ours="; ".join(f"{k} steps: " + (", ".join(o for _, _, o in steps[k]) or "none")
+                           for k in ("width", "depth")) + " (ties: within error bars)",
             numbers={"saddle_mean": {u.name: u.saddle_level().mean for u in us},
                      "saddle_err": {u.name: u.saddle_level().err for u in us},
                      "minima_mean": {u.name: u.minima_level().mean for u in us},
