@@ -214,6 +214,39 @@ def test_convergence_is_recorded_and_converged_paths_stop():
     assert ps.converged.all()
 
 
+def test_a_path_that_passes_the_test_at_its_last_epoch_converged():
+    """The last measurement is tested like every other: a budget that ends exactly when the test
+    first passes gives "converged" (not "budget"), one epoch less gives "budget"."""
+    obj = tk.FunctionObjective(valley, dim=2)
+    cfg = PathConfig(epochs=200, lr_schedule="constant")
+    first = int(tk.optimize_paths(obj, MINIMA, config=cfg, progress=False).stopped_epoch[0])
+    assert cfg.min_epochs <= first < 200
+    exact = tk.optimize_paths(obj, MINIMA, config=dataclasses.replace(cfg, epochs=first), progress=False)
+    assert exact.status == ["converged"] and int(exact.stopped_epoch[0]) == first
+    short = tk.optimize_paths(obj, MINIMA, config=dataclasses.replace(cfg, epochs=first - 1),
+                              progress=False)
+    assert short.status == ["budget"]
+
+
+def test_cycle_epochs_restart_the_schedule(monkeypatch):
+    """``cycle_epochs`` restarts the schedule every cycle (warm restarts); without it one schedule
+    spans the budget. Checked on the progress the schedule is asked for at every step."""
+    import toolkit.paths._optimize as opt
+
+    asked = []
+    monkeypatch.setattr(opt, "multiplier", lambda name, p: asked.append(round(p, 6)) or 1.0)
+    obj = tk.FunctionObjective(valley, dim=2)
+    cfg = PathConfig(epochs=4, steps_per_epoch=5, cycle_epochs=2, stop_converged=False,
+                     insert_criterion=None)
+    tk.optimize_paths(obj, MINIMA, config=cfg, progress=False)
+    assert asked == [k / 10 for k in range(10)] * 2
+    asked.clear()
+    tk.optimize_paths(obj, MINIMA, config=dataclasses.replace(cfg, cycle_epochs=None), progress=False)
+    assert asked == [k / 20 for k in range(20)]
+    with pytest.raises(ValueError, match="cycle_epochs"):
+        tk.optimize_paths(obj, MINIMA, config=dataclasses.replace(cfg, cycle_epochs=0), progress=False)
+
+
 def _sine_valley(xy: torch.Tensor) -> torch.Tensor:
     """Zero on the curve ``y = sin x``: any points on it are joined without a barrier."""
     return 2 * (xy[..., 1] - torch.sin(xy[..., 0])) ** 2

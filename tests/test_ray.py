@@ -84,6 +84,20 @@ def test_executor_choice_argument_then_environment_then_serial(monkeypatch):
         resolve_executor("dask")
 
 
+def test_auto_uses_ray_only_with_idle_cores_and_ray_installed(monkeypatch):
+    import toolkit.executor as ex
+
+    monkeypatch.setattr(ex.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(ex.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(ex.torch, "get_num_threads", lambda: 1)
+    assert resolve_executor("auto") == "ray"
+    monkeypatch.setattr(ex.torch, "get_num_threads", lambda: 2)  # every core busy already
+    assert resolve_executor("auto") == "serial"
+    monkeypatch.setattr(ex.torch, "get_num_threads", lambda: 1)
+    monkeypatch.setattr(ex.importlib.util, "find_spec", lambda name: None)  # no Ray
+    assert resolve_executor("auto") == "serial"
+
+
 def test_serial_units_in_order_with_times(monkeypatch):
     monkeypatch.delenv("TOOLKIT_EXECUTOR", raising=False)
     runs = map_units(_square, [3, 1, 2], progress=False)

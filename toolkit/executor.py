@@ -7,6 +7,9 @@ elsewhere (another worker, another driver) is simply loaded. :func:`map_units` r
 function over its items and returns the values in order with each unit's wall time:
 
 - ``"serial"`` (the default, needs no Ray): one after the other in this process;
+- ``"auto"``: ``"ray"`` when Ray is installed and this machine has CPU cores the driver's torch
+  threads leave idle (the book's kernels run one thread on a 2-core machine: two units at
+  once), else ``"serial"``; results are the same either way (see threads below);
 - ``"ray"``: one Ray task per item (``pip install -e '.[ray]'``). The driver connects to the
   runtime already started (``ray.init`` in the caller) or starts one with ``ray.init()``, which
   joins the cluster named by ``$RAY_ADDRESS`` or starts a local one. Each task stores its unit in
@@ -29,6 +32,7 @@ cluster has any (Ray then assigns each task its own, and ``"auto"`` resolves to 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 import warnings
@@ -46,7 +50,7 @@ __all__ = ["EXECUTORS", "UnitRuns", "map_units", "resolve_executor"]
 
 T = TypeVar("T")
 
-EXECUTORS = ("serial", "ray")
+EXECUTORS = ("serial", "ray", "auto")
 #: the switch notebooks and scripts inherit, e.g. ``TOOLKIT_EXECUTOR=ray papermill ...``
 EXECUTOR_ENV = "TOOLKIT_EXECUTOR"
 #: GPUs a GPU task reserves (fractions share a GPU)
@@ -55,12 +59,16 @@ _INSTALL = "pip install -e '.[ray]'"
 
 
 def resolve_executor(executor: str | None = None) -> str:
-    """``executor`` if given, else ``$TOOLKIT_EXECUTOR``, else ``"serial"``; checked."""
+    """``executor`` if given, else ``$TOOLKIT_EXECUTOR``, else ``"serial"``; checked, and
+    ``"auto"`` resolved to ``"ray"`` or ``"serial"`` (see the module docstring)."""
     name = executor if executor is not None else os.environ.get(EXECUTOR_ENV) or "serial"
     name = str(name).strip().lower()
     if name not in EXECUTORS:
         raise ValueError(f"executor must be one of {list(EXECUTORS)} (argument or ${EXECUTOR_ENV}), "
                          f"got {name!r}")
+    if name == "auto":
+        spare = (os.cpu_count() or 1) > torch.get_num_threads()
+        return "ray" if spare and importlib.util.find_spec("ray") is not None else "serial"
     return name
 
 

@@ -43,14 +43,21 @@ from toolkit.executor import map_units, resolve_executor
 from toolkit.minima import MinimaPlan, MinimaSet, plan_minima
 from toolkit.objectives import ModuleObjective
 from toolkit.params import as_int
-from toolkit.paths import PathConfig, PathEvaluation, PathSet, evaluate_paths, optimize_paths
+from toolkit.paths import (
+    ENGINE_VERSION,
+    PathConfig,
+    PathEvaluation,
+    PathSet,
+    evaluate_paths,
+    optimize_paths,
+)
 from toolkit.recipes import Recipe, get_recipe
 from toolkit.seeds import child_seed
 from toolkit.topology import Barcode, minima_barcode
 
 __all__ = ["Landscape", "LandscapeConfig", "evaluation_barcode", "landscape", "minima_paths"]
 
-_VERSION = "1"
+_VERSION = f"1+engine{ENGINE_VERSION}"
 #: training inputs the factory's seeded build is run on to identify it (see ``landscape``)
 _PROBE = 8
 
@@ -107,14 +114,17 @@ def evaluation_barcode(ev: PathEvaluation, n: int) -> tuple[np.ndarray, Barcode]
 def path_config(scale: str, *, batch_size: int = 128, paths: PathConfig | Mapping | None = None
                 ) -> PathConfig:
     """The paths of ``tk.landscape`` at ``scale`` (``tk.scales.EXPERIMENTS["landscape"]``), as
-    Fig. 2 optimises them: projected Adam (lr 3e-3, Garipov schedule), loss-based insertion,
+    Fig. 2 optimises them: projected Adam (lr 3e-3, Garipov schedule restarted every cycle,
+    maxima compared at cycle ends), loss-based insertion,
     pruning, back-off on non-finite values. ``paths``: a ``PathConfig`` to use instead, or a dict
     of changes (e.g. ``{"epochs": 100}``)."""
     s = scales.settings("landscape", scale)
     base = PathConfig(n_points=s["n_points"], epochs=s["path_epochs"], batch_size=batch_size,
                       optimizer="adam", lr=3e-3, weight_decay=0.0, lr_schedule="garipov",
+                      cycle_epochs=s["cycle_epochs"], track_every=s["cycle_epochs"],
                       insert_every=s["insert_every"], insert_criterion="loss",
-                      min_epochs=s["min_epochs"], conv_window=4, track_subset=2048, prune=True,
+                      min_epochs=s["min_epochs"], conv_window=s["conv_window"], conv_rtol=0.05,
+                      conv_atol=s["conv_atol"], track_subset=2048, prune=True,
                       on_nonfinite="backoff")
     if paths is None:
         return base

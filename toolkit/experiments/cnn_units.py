@@ -32,7 +32,7 @@ from toolkit.experiments._minima_paths import (
     paths_between,
 )
 from toolkit.minima import minima
-from toolkit.paths import PathConfig
+from toolkit.paths import ENGINE_VERSION, PathConfig
 from toolkit.seeds import child_seed
 
 __all__ = ["CNNUnit", "CNNUnitConfig", "cnn_name", "cnn_plan", "cnn_units"]
@@ -150,7 +150,7 @@ def _unit(cfg: CNNUnitConfig, device: str, progress: bool) -> CNNUnit:
 
 def _cached_unit(cfg: CNNUnitConfig, *, device: str, progress: bool) -> CNNUnit:
     """One network, cached on its own: the function :func:`toolkit.executor.map_units` runs."""
-    return cached("cnn_unit", cfg, lambda: _unit(cfg, device, progress), version="1")
+    return cached("cnn_unit", cfg, lambda: _unit(cfg, device, progress), version=f"1+engine{ENGINE_VERSION}")
 
 
 def cnn_units(dataset: str, archs, scale: str, seed: int, *, device: str = "auto",

@@ -35,14 +35,14 @@ from toolkit.experiments.fc_depth_result import FCDepthResult, FCDepthUnit
 from toolkit.landscape import evaluation_barcode, minima_paths
 from toolkit.minima import MinimaPlan, MinimaSet, minima, plan_minima
 from toolkit.params import as_int, as_list
-from toolkit.paths import PathConfig, PathEvaluation, PathSet
+from toolkit.paths import ENGINE_VERSION, PathConfig, PathEvaluation, PathSet
 from toolkit.topology import minima_barcode
 
 __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "fc_depth", "fc_depth_config",
            "fc_minima", "fc_paths"]
 
 #: code version of a cached (data set, depth) unit
-_UNIT_VERSION = "4"
+_UNIT_VERSION = f"4+engine{ENGINE_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,11 @@ class FCDepthConfig:
             f"minima: recipe {self.recipe!r} until converged -- "
             + scales.get(self.scale, self.recipe).describe(self.recipe),
             f"paths: {p.n_points} points, at most {p.epochs} epochs of projected {p.optimizer} "
-            f"(lr {p.lr}, {p.lr_schedule} schedule, batch {p.batch_size}) on the same training set, "
-            f"insertion '{p.insert_criterion}' every {p.insert_every} epochs, convergence test "
-            f"(window {p.conv_window}, not before epoch {p.min_epochs}), pruning {p.prune}; "
+            f"(lr {p.lr}, {p.lr_schedule} schedule restarted every {p.cycle_epochs} epochs, batch "
+            f"{p.batch_size}) on the same training set, insertion '{p.insert_criterion}' every "
+            f"{p.insert_every} epochs, convergence test at cycle ends (no new low by more than "
+            f"{p.conv_rtol:.0%} of the barrier + {p.conv_atol:g} over {p.conv_window} cycles), "
+            f"pruning {p.prune}; "
             f"{self.path_seeds} independent optimisations per pair",
             f"evaluation: the same training set, certified maxima, {self.bootstrap} bootstrap "
             "resamples of data chunks",
@@ -95,13 +97,13 @@ class FCDepthConfig:
 
 
 def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
-                    depths=(2, 3, 4, 6, 8), n_minima: int | None = None, seed: int = 0) -> FCDepthConfig:
+                    depths=None, n_minima: int | None = None, seed: int = 0) -> FCDepthConfig:
     """The Fig. 2 configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["fc_depth"]``);
-    ``n_minima=None`` takes the scale's default. ``datasets`` and ``depths`` may arrive as text
+    ``depths=None`` and ``n_minima=None`` take the scale's defaults. ``datasets`` and ``depths`` may arrive as text
     from the command line (``"[2, 4]"``, ``"mnist"``): see :mod:`toolkit.params`."""
     s = scales.settings("fc_depth", scale)
     datasets = as_list(datasets, "datasets", str, choices=DATASETS)
-    depths = as_list(depths, "depths", int)
+    depths = as_list(s["depths"] if depths is None else depths, "depths", int)
     bad = [d for d in depths if d < 1]
     if bad:
         raise ValueError(f"depths must be positive numbers of hidden layers, got {bad}")
@@ -113,14 +115,17 @@ def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
     seed = as_int(seed, "seed")
     # Ours, measured on these nets: the middle of the straight segment of an 8-layer net is a
     # near-flat plateau where projected SGD's steps vanish; Adam with a projected step escapes it.
-    # No L2 term: the paths measure the training loss itself. Convergence within 5% of a path's
-    # barrier: with 1% (the engine's default) Fashion-MNIST paths whose last 12 maxima varied by
-    # 0.3% of the loss were still called unconverged at the end of the annealed schedule.
+    # No L2 term: the paths measure the training loss itself. The schedule (Garipov's: constant,
+    # then annealed to 1%) restarts every cycle; maxima are compared at cycle ends only, where
+    # the rate is lowest, so "converged" means a whole further cycle could not lower the maximum
+    # by more than 5% of its barrier + conv_atol -- not that the annealed rate froze it.
     path = PathConfig(n_points=s["n_points"], epochs=s["path_epochs"], batch_size=128,
                       optimizer="adam", lr=3e-3, weight_decay=0.0, lr_schedule="garipov",
+                      cycle_epochs=s["cycle_epochs"], track_every=s["cycle_epochs"],
                       insert_every=s["insert_every"], insert_criterion="loss",
-                      min_epochs=s["min_epochs"], conv_window=4, conv_rtol=0.05,
-                      track_subset=s["track_subset"], prune=True, on_nonfinite="backoff")
+                      min_epochs=s["min_epochs"], conv_window=s["conv_window"], conv_rtol=0.05,
+                      conv_atol=s["conv_atol"], track_subset=s["track_subset"], prune=True,
+                      on_nonfinite="backoff")
     return FCDepthConfig(datasets=datasets, depths=depths, width=32, n_minima=n, scale=scale,
                          seed=seed, recipe="fc_converge", bootstrap=s["bootstrap"],
                          path_seeds=s["path_seeds"], path=path)
@@ -206,10 +211,14 @@ def fc_depth(cfg: FCDepthConfig, *, device: str = "auto", progress: bool = True,
         plans = {j: plan_minima("fc", j[0], cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed,
                                 device=device, progress=progress, hidden_layers=j[1],
                                 width=cfg.width) for j in todo}
-        map_units(partial(_train_minimum, plans), [(j, i) for j in todo for i in range(cfg.n_minima)],
+        deep_first = sorted(todo, key=lambda j: -j[1])  # the longest first: no lone last task
+        map_units(partial(_train_minimum, plans),
+                  [(j, i) for j in deep_first for i in range(cfg.n_minima)],
                   executor=name, device=device, desc="fc depth minima", progress=progress)
-    runs = map_units(partial(_cached_unit, cfg, device=device, progress=progress), jobs,
+    order = sorted(jobs, key=lambda j: -j[1]) if name != "serial" else jobs
+    runs = map_units(partial(_cached_unit, cfg, device=device, progress=progress), order,
                      executor=name, device=device, desc="fc depth units",
                      progress=progress and len(jobs) > 1)
-    return FCDepthResult(config=cfg, units=dict(zip(jobs, runs.values)),
-                         unit_s=dict(zip(jobs, runs.seconds)), executor=name)
+    units, secs = dict(zip(order, runs.values)), dict(zip(order, runs.seconds))
+    return FCDepthResult(config=cfg, units={j: units[j] for j in jobs},
+                         unit_s={j: secs[j] for j in jobs}, executor=name)

@@ -219,9 +219,9 @@ class FCDepthResult:
         minima, converged bar-ending paths, endpoint reproduction) must pass."""
         cfg = self.config
         ok, _ = self.sanity()
-        holds, words = {}, []
+        holds, words, flat = {}, [], {}
         for ds in cfg.datasets:
-            zero = all(self.units[(ds, k)].zero_bars() for k in cfg.depths)
+            zero = flat[ds] = all(self.units[(ds, k)].zero_bars() for k in cfg.depths)
             if len(cfg.depths) < 2:
                 holds[ds] = False
                 words.append(f"{ds}: one depth")
@@ -247,7 +247,8 @@ class FCDepthResult:
             finding=f"for {list(cfg.depths)} hidden layers: " + "; ".join(words)
                     + ("" if ok else " (a sanity check FAILED: see the chapter)"),
             paper="barcodes diminish and descend lower as depth grows (2 -> 8 hidden layers)",
-            ours="; ".join(f"{ds}: {'lower with depth' if h else 'not lower with depth'}"
+            ours="; ".join(f"{ds}: " + ("lower with depth" if h else "no barrier at any depth"
+                                        if flat[ds] else "not lower with depth")
                            for ds, h in holds.items()),
             numbers={"levels": {ds: {str(k): self.units[(ds, k)].levels() for k in cfg.depths}
                                 for ds in cfg.datasets},

@@ -22,7 +22,7 @@ from toolkit import landscapes, scales
 from toolkit.cache import cached
 from toolkit.objectives import FunctionObjective
 from toolkit.params import as_choice, as_int
-from toolkit.paths import PathConfig, PathSet, evaluate_paths, optimize_paths
+from toolkit.paths import ENGINE_VERSION, PathConfig, PathSet, evaluate_paths, optimize_paths
 from toolkit.report import verdict
 from toolkit.topology import grid_barcode
 
@@ -175,4 +175,4 @@ def _compute(cfg: InsertionConfig, device: str) -> InsertionResult:
 
 def insertion(cfg: InsertionConfig, *, device: str = "auto", progress: bool = True) -> InsertionResult:
     """Two path optimisations (without / with insertion), dense evaluation, exact saddle (cached)."""
-    return cached("fig10_insertion", cfg, lambda: _compute(cfg, device), version="1")
+    return cached("fig10_insertion", cfg, lambda: _compute(cfg, device), version=f"1+engine{ENGINE_VERSION}")

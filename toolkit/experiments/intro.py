@@ -20,7 +20,7 @@ from toolkit import landscapes, scales
 from toolkit.cache import cached
 from toolkit.objectives import FunctionObjective
 from toolkit.params import as_choice, as_int
-from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
+from toolkit.paths import ENGINE_VERSION, PathConfig, evaluate_paths, optimize_paths
 from toolkit.report import verdict
 from toolkit.topology import Barcode, compare_barcodes, grid_barcode, minima_barcode, to_score
 
@@ -189,4 +189,4 @@ def _compute(cfg: ToyConfig, device: str, progress: bool) -> ToyResult:
 
 def toy_barcodes(cfg: ToyConfig, *, device: str = "auto", progress: bool = True) -> ToyResult:
     """Minima, optimised paths, path barcode and exact grid barcode of a 2D landscape (cached)."""
-    return cached("intro_toy_barcodes", cfg, lambda: _compute(cfg, device, progress), version="4")
+    return cached("intro_toy_barcodes", cfg, lambda: _compute(cfg, device, progress), version=f"4+engine{ENGINE_VERSION}")

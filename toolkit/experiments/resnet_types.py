@@ -34,7 +34,7 @@ from toolkit.experiments._minima_paths import (
 )
 from toolkit.minima import minima
 from toolkit.params import as_int, as_list
-from toolkit.paths import PathConfig
+from toolkit.paths import ENGINE_VERSION, PathConfig
 from toolkit.recipes import get_recipe
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
@@ -288,7 +288,7 @@ def _cached_unit(cfg: ResNetTypesConfig, job: tuple[str, PathPlan], *, device: s
     key = {"dataset": ds, "n_per_type": cfg.n_per_type, "width": cfg.width, "scale": cfg.scale,
            "seed": cfg.seed, "plan": plan}
     return cached("resnet_types_unit", key, lambda: _unit(cfg, ds, plan, device, progress),
-                  version="1")
+                  version=f"1+engine{ENGINE_VERSION}")
 
 
 def resnet_types(cfg: ResNetTypesConfig, *, device: str = "auto", progress: bool = True,

@@ -30,7 +30,7 @@ from toolkit import landscapes, scales
 from toolkit.cache import cached
 from toolkit.objectives import FunctionObjective
 from toolkit.params import as_int, as_list
-from toolkit.paths import PathConfig, evaluate_paths, optimize_paths
+from toolkit.paths import ENGINE_VERSION, PathConfig, evaluate_paths, optimize_paths
 from toolkit.report import verdict
 from toolkit.topology import Barcode, grid_barcode, minima_barcode, to_score
 
@@ -207,4 +207,4 @@ def to_theorem(cfg: TOTheoremConfig, *, device: str = "auto", progress: bool = T
         return TOTheoremResult(config=dataclasses.asdict(cfg), functions=out,
                                compute_s=time.perf_counter() - t0)
 
-    return cached("app_g_to_theorem", cfg, compute, version="1")
+    return cached("app_g_to_theorem", cfg, compute, version=f"1+engine{ENGINE_VERSION}")

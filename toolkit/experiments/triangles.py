@@ -25,6 +25,7 @@ from toolkit.cache import cached
 from toolkit.curves import CurveConfig, evaluate_curves, optimize_curves
 from toolkit.experiments.intro import ToyConfig, toy_barcodes, toy_config
 from toolkit.objectives import FunctionObjective
+from toolkit.paths import ENGINE_VERSION
 from toolkit.simplices import TriangleConfig, evaluate_triangles, optimize_triangles
 from toolkit.topology import (
     Barcode,
@@ -211,4 +212,4 @@ def toy_triangles(cfg: ToyTriangleConfig, *, device: str = "auto",
     """Part A: minima, curves, triangles and paths of a 2D landscape; the complexes' barcodes and
     the exact grid barcodes (cached)."""
     return cached("app_i_toy_triangles", cfg, lambda: _toy_compute(cfg, device, progress),
-                  version="3")
+                  version=f"3+engine{ENGINE_VERSION}")

@@ -23,5 +23,11 @@ from toolkit.paths._eval import PathEvaluation, evaluate_paths, std_over_runs
 from toolkit.paths._optimize import PathConfig, PathSet, optimize_paths
 from toolkit.paths._pairs import all_pairs
 
-__all__ = ["PathConfig", "PathEvaluation", "PathSet", "all_pairs", "evaluate_paths",
+#: Revision of what the engine computes for a given configuration. Every cached result built on
+#: optimised paths adds it to its cache version, so a change that alters results (a new status
+#: rule, a different step) recomputes them: bump it with such a change.
+#: 2: the last measurement is tested for convergence like the others.
+ENGINE_VERSION = "2"
+
+__all__ = ["ENGINE_VERSION", "PathConfig", "PathEvaluation", "PathSet", "all_pairs", "evaluate_paths",
            "optimize_paths", "std_over_runs"]

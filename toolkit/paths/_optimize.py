@@ -38,6 +38,10 @@ class PathConfig:
             current normal space every step.
         batch_size: minibatch size (App. C: 150 on CIFAR-10).
         lr_schedule: one of :data:`toolkit.schedules.SCHEDULES` (default Garipov et al.'s).
+        cycle_epochs: restart the schedule every this many epochs (warm restarts; ``None``: one
+            schedule over the whole budget). Ours: with ``track_every = cycle_epochs`` the
+            convergence test compares maxima at the ends of whole cycles, so a maximum that
+            only stopped moving because the rate annealed is not called converged.
         optimizer: ``"sgd"`` (the paper's) or ``"adam"`` (its *step* is projected; needed on the
             plateaus of deep FC nets, see METHOD.md).
     Geometry (string method; ours)
@@ -83,6 +87,7 @@ class PathConfig:
     weight_decay: float = 5e-4
     batch_size: int = 150
     lr_schedule: str = "garipov"
+    cycle_epochs: int | None = None
     optimizer: Literal["sgd", "adam"] = "sgd"
     reparam_every: int = 10
     density: float = 0.0
@@ -131,7 +136,8 @@ class PathConfig:
             raise ValueError(f"on_nonfinite={self.on_nonfinite!r}; use 'raise' or 'backoff'")
         if self.max_points is not None and self.max_points < self.n_points:
             raise ValueError(f"max_points={self.max_points} < n_points={self.n_points}")
-        for name in ("reparam_every", "insert_every", "track_every", "conv_window", "check_every"):
+        for name in ("reparam_every", "insert_every", "track_every", "conv_window", "check_every",
+                     *(("cycle_epochs",) if self.cycle_epochs is not None else ())):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.max_step <= 1:
@@ -271,7 +277,8 @@ class _PathTask(_loop.Task):
 
     def step(self, step: int) -> None:
         cfg, st = self.cfg, self.st
-        self.lr = cfg.lr * multiplier(cfg.lr_schedule, step / self.total) * st.lr_scale
+        cycle = cfg.cycle_epochs * self.spe if cfg.cycle_epochs else self.total
+        self.lr = cfg.lr * multiplier(cfg.lr_schedule, (step % cycle) / cycle) * st.lr_scale
         batch = next(self.batches)
         if self.lay.M:
             path_step(st, self.lay, self.obj, batch, lr=self.lr, optimizer=cfg.optimizer,
@@ -318,7 +325,7 @@ class _PathTask(_loop.Task):
         st.close_epoch(epoch)
         done = epoch + 1
         if done % cfg.track_every == 0 or done == cfg.epochs:
-            stops = self.tracker.measure(st, done, final=done == cfg.epochs)
+            stops = self.tracker.measure(st, done)
             for status, paths in stops.items():
                 if paths:
                     stop_paths(st, paths, status, done)

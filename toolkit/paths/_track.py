@@ -46,9 +46,10 @@ class Tracker:
     def _evaluate(self, pts: Tensor) -> Tensor:
         return self.obj.evaluate(pts)["loss"].double().cpu()
 
-    def measure(self, st: Any, epoch: int, final: bool = False) -> dict[str, list[int]]:
+    def measure(self, st: Any, epoch: int) -> dict[str, list[int]]:
         """Record every active path's maximum after ``epoch`` epochs; return the paths to stop as
-        ``{"converged": [...], "pruned": [...]}`` (nothing on the ``final`` epoch: the run ends)."""
+        ``{"converged": [...], "pruned": [...]}``. The last measurement is tested the same way
+        (a path that passes the test at the last epoch converged; the others ran out of budget)."""
         P = st.P
         if self.end_loss is None:
             D = st.ends.shape[-1]
@@ -69,7 +70,7 @@ class Tracker:
         self.epochs.append(int(epoch))
         self.rows.append(row)
         out: dict[str, list[int]] = {"converged": [], "pruned": []}
-        if final or not self.cfg.stop_converged:
+        if not self.cfg.stop_converged:
             return out
         for p in st.active:
             if self._converged(p, epoch):
