@@ -12,12 +12,14 @@ function over its items and returns the values in order with each unit's wall ti
   once), else ``"serial"``; results are the same either way (see threads below);
 - ``"ray"``: one Ray task per item (``pip install -e '.[ray]'``). The driver connects to the
   runtime already started (``ray.init`` in the caller) or starts one with ``ray.init()``, which
-  joins the cluster named by ``$RAY_ADDRESS`` or starts a local one. Each task stores its unit in
-  the driver's cache folder (:func:`toolkit.cache.cache_root`, sent to the task as
-  ``TOOLKIT_CACHE_DIR``: on a cluster a shared folder mounted at the same path on every node);
-  a task whose worker dies is retried by Ray (``max_retries``) and recomputes only what is not
-  cached yet (a minimum resumes from its per-epoch checkpoint). Cache writes are atomic, so
-  tasks and drivers computing the same unit at once write the same bytes, last one wins.
+  joins the cluster named by ``$RAY_ADDRESS`` or starts a local one (and stops it again when the
+  units are done, so keep a runtime of your own up with ``ray.init()`` to reuse it across calls).
+  Each task stores its unit in the driver's cache folder (:func:`toolkit.cache.cache_root`, sent
+  to the task as ``TOOLKIT_CACHE_DIR``: on a cluster a shared folder mounted at the same path on
+  every node); a task whose worker dies is retried by Ray (``max_retries``) and recomputes only
+  what is not cached yet (a minimum resumes from its per-epoch checkpoint). Cache writes are
+  atomic, so tasks and drivers computing the same unit at once write the same bytes, last one
+  wins.
 
 The choice: ``executor=`` argument > ``$TOOLKIT_EXECUTOR`` > ``"serial"``. Inside a task the
 executor is ``"serial"`` (no nested tasks: a blocked task would hold its GPU).
@@ -33,6 +35,7 @@ cluster has any (Ray then assigns each task its own, and ``"auto"`` resolves to 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import time
 import warnings
@@ -111,15 +114,26 @@ def map_units(fn: Callable[[Any], T], items: Sequence[Any], *, executor: str | N
 # ----------------------------------------------------------------------------- Ray
 
 
-def _ray() -> Any:
+def _ray() -> tuple[Any, bool]:
+    """Ray, connected; and whether this call started the runtime (the caller then stops it, so a
+    notebook kernel never exits with a live runtime: Ray prints stack traces when one is killed)."""
+    # Ray's import and start-up notes (progress-widget hints, its token-authentication notice)
+    # would land on every notebook page that uses it: quiet them; errors still show.
+    disabled = logging.root.manager.disable
+    logging.disable(logging.INFO)
     try:
-        import ray
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import ray
     except ImportError as err:
         raise ImportError(f"executor='ray' needs Ray, an optional extra: {_INSTALL}") from err
-    if not ray.is_initialized():
-        # $RAY_ADDRESS names a running cluster; without it a local runtime starts
-        ray.init(include_dashboard=False, logging_level="WARNING")
-    return ray
+    finally:
+        logging.disable(disabled)
+    if ray.is_initialized():
+        return ray, False
+    # $RAY_ADDRESS names a running cluster; without it a local runtime starts
+    ray.init(include_dashboard=False, logging_level="ERROR")
+    return ray, True
 
 
 def _resources(ray: Any, device: str, resources: dict[str, float] | None) -> dict[str, float]:
@@ -151,7 +165,18 @@ def _run_unit(fn: Callable[[Any], T], item: Any, env: dict[str, str], threads: i
 
 def _map_ray(fn: Callable[[Any], T], items: list[Any], *, device: str | torch.device, desc: str,
              progress: bool, resources: dict[str, float] | None, max_retries: int) -> UnitRuns[T]:
-    ray = _ray()
+    ray, started = _ray()
+    try:
+        return _run_tasks(ray, fn, items, device=device, desc=desc, progress=progress,
+                          resources=resources, max_retries=max_retries)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _run_tasks(ray: Any, fn: Callable[[Any], T], items: list[Any], *, device: str | torch.device,
+               desc: str, progress: bool, resources: dict[str, float] | None,
+               max_retries: int) -> UnitRuns[T]:
     res = _resources(ray, str(device), resources)
     threads = max(int(res["num_cpus"]), 1)
     env = {"TOOLKIT_CACHE_DIR": str(cache.cache_root().resolve()), EXECUTOR_ENV: "serial",
