@@ -54,9 +54,13 @@ class LandscapeConfig:
             f"minima: recipe {r.name!r}: {r.optimizer}, lr {r.lr}, {r.schedule} schedule, batch "
             f"{r.batch_size}, {until}",
             f"paths: {p.n_points} points, at most {p.epochs} epochs of projected {p.optimizer} "
-            f"(lr {p.lr}, {p.lr_schedule} schedule, batch {p.batch_size}) on the minima's training "
-            f"set, insertion '{p.insert_criterion}' every {p.insert_every} epochs, convergence test "
-            f"(window {p.conv_window}, not before epoch {p.min_epochs}), pruning {p.prune}",
+            f"(lr {p.lr}, {p.lr_schedule} schedule"
+            + (f" restarted every {p.cycle_epochs} epochs" if p.cycle_epochs else "")
+            + f", batch {p.batch_size}) on the minima's training set, insertion "
+            f"'{p.insert_criterion}' every {p.insert_every} epochs, convergence test every "
+            f"{p.track_every} epochs (no new low by more than {p.conv_rtol:.0%} of the barrier + "
+            f"{p.conv_atol:g} over {p.conv_window} tests, not before epoch {p.min_epochs}), "
+            f"pruning {p.prune}",
             f"evaluation: the same training set, certified maxima, {self.bootstrap} bootstrap "
             f"resamples of {self.eval_chunk}-sample chunks",
         ])
