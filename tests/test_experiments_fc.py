@@ -84,6 +84,16 @@ def test_verdict_zero_bars_are_reported_as_connected_minima(synthetic_result):
     assert all(u.zero_bars() for u in res.units.values())
 
 
+def test_fig13_needs_a_lowering_to_compare_its_error_bars_with(synthetic_result):
+    """Small error bars next to levels that fall with depth are Fig. 13's picture; next to levels
+    that rise (or bars that are all zero) they are only "partly" it."""
+    falling = synthetic_result("cpu", {2: 0.05, 4: 0.03, 8: 0.01}, err=0.001)
+    assert falling.error_bars_verdict()["status"] == "reproduced"
+    rising = synthetic_result("cpu", {2: 0.01, 4: 0.03, 8: 0.05}, err=0.001)
+    v = rising.error_bars_verdict()
+    assert v["status"] == "partly reproduced" and "no lowering" in v["ours"]
+
+
 def test_verdict_needs_converged_minima_and_two_depths(synthetic_result):
     assert synthetic_result("cpu", {2: 0.05, 8: 0.01}, converged=False).verdict()["status"] == "not reproduced"
     assert synthetic_result("cpu", {2: 0.05}).verdict()["status"] == "illustration"
