@@ -131,8 +131,10 @@ def _ray() -> tuple[Any, bool]:
         logging.disable(disabled)
     if ray.is_initialized():
         return ray, False
-    # $RAY_ADDRESS names a running cluster; without it a local runtime starts
-    ray.init(include_dashboard=False, logging_level="ERROR")
+    # $RAY_ADDRESS names a running cluster; without it a local runtime starts. The workers' and
+    # the raylet's own logs stay in Ray's log folder (a raylet repeats a disk-space notice every
+    # 10 s, which would flood a notebook page); what a unit finds is in the unit it returns.
+    ray.init(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     return ray, True
 
 
