@@ -178,3 +178,16 @@ def test_write_notebook_tags_parameters(tmp_path):
     assert "".join(cells[0]["source"]) == "# T"
     with pytest.raises(ValueError, match="cell kind"):
         book.write_notebook(path, [("raw", "x")])
+
+
+def test_wall_time_cell_says_whether_the_run_computed_or_loaded():
+    """Wall time of the run; a run that loaded its results shows the computing time, a run whose
+    units ran side by side shows its own wall time (the units' sum is larger): never the sum as if
+    it were the wall time."""
+    from toolkit.reproduction import _wall_cell
+
+    side_by_side = _wall_cell(793.5, 1505.7)
+    assert side_by_side.split(">")[1].startswith("13.2 min") and "added up" in side_by_side
+    loaded = _wall_cell(7.0, 1505.7)
+    assert "loaded the cached results" in loaded and loaded.split(">")[1].startswith("25.1 min")
+    assert _wall_cell(60.0, 50.0) == _wall_cell(60.0, None)
