@@ -111,6 +111,21 @@ def evaluation_barcode(ev: PathEvaluation, n: int) -> tuple[np.ndarray, Barcode]
     return min_losses, minima_barcode(min_losses, ev.saddles(exclude=("pruned",)), atol=1e-6)
 
 
+def protocol_paths(s: Mapping, *, batch_size: int, track_subset: int | None) -> PathConfig:
+    """Fig. 2's path protocol from a scale row ``s`` (``n_points``, ``path_epochs``,
+    ``cycle_epochs``, ``insert_every``, ``min_epochs``, ``conv_window``, ``conv_atol``): projected
+    Adam (lr 3e-3, no L2 term), Garipov's schedule restarted every cycle with the maxima tracked
+    and tested at cycle ends (5% of the barrier + ``conv_atol``), loss-based insertion, pruning,
+    back-off on non-finite values. Shared by :func:`path_config` and Fig. 2."""
+    return PathConfig(n_points=s["n_points"], epochs=s["path_epochs"], batch_size=batch_size,
+                      optimizer="adam", lr=3e-3, weight_decay=0.0, lr_schedule="garipov",
+                      cycle_epochs=s["cycle_epochs"], track_every=s["cycle_epochs"],
+                      insert_every=s["insert_every"], insert_criterion="loss",
+                      min_epochs=s["min_epochs"], conv_window=s["conv_window"], conv_rtol=0.05,
+                      conv_atol=s["conv_atol"], track_subset=track_subset, prune=True,
+                      on_nonfinite="backoff")
+
+
 def path_config(scale: str, *, batch_size: int = 128, paths: PathConfig | Mapping | None = None
                 ) -> PathConfig:
     """The paths of ``tk.landscape`` at ``scale`` (``tk.scales.EXPERIMENTS["landscape"]``), as
@@ -118,14 +133,8 @@ def path_config(scale: str, *, batch_size: int = 128, paths: PathConfig | Mappin
     maxima compared at cycle ends), loss-based insertion,
     pruning, back-off on non-finite values. ``paths``: a ``PathConfig`` to use instead, or a dict
     of changes (e.g. ``{"epochs": 100}``)."""
-    s = scales.settings("landscape", scale)
-    base = PathConfig(n_points=s["n_points"], epochs=s["path_epochs"], batch_size=batch_size,
-                      optimizer="adam", lr=3e-3, weight_decay=0.0, lr_schedule="garipov",
-                      cycle_epochs=s["cycle_epochs"], track_every=s["cycle_epochs"],
-                      insert_every=s["insert_every"], insert_criterion="loss",
-                      min_epochs=s["min_epochs"], conv_window=s["conv_window"], conv_rtol=0.05,
-                      conv_atol=s["conv_atol"], track_subset=2048, prune=True,
-                      on_nonfinite="backoff")
+    base = protocol_paths(scales.settings("landscape", scale), batch_size=batch_size,
+                          track_subset=2048)
     if paths is None:
         return base
     if isinstance(paths, PathConfig):

@@ -32,7 +32,7 @@ from toolkit.cache import cache_path, cached
 from toolkit.data import DATASETS
 from toolkit.executor import map_units, resolve_executor
 from toolkit.experiments.fc_depth_result import FCDepthResult, FCDepthUnit
-from toolkit.landscape import evaluation_barcode, minima_paths
+from toolkit.landscape import evaluation_barcode, minima_paths, protocol_paths
 from toolkit.minima import MinimaPlan, MinimaSet, minima, plan_minima
 from toolkit.params import as_int, as_list
 from toolkit.paths import ENGINE_VERSION, PathConfig, PathEvaluation, PathSet
@@ -119,13 +119,7 @@ def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
     # then annealed to 1%) restarts every cycle; maxima are compared at cycle ends only, where
     # the rate is lowest, so "converged" means a whole further cycle could not lower the maximum
     # by more than 5% of its barrier + conv_atol -- not that the annealed rate froze it.
-    path = PathConfig(n_points=s["n_points"], epochs=s["path_epochs"], batch_size=128,
-                      optimizer="adam", lr=3e-3, weight_decay=0.0, lr_schedule="garipov",
-                      cycle_epochs=s["cycle_epochs"], track_every=s["cycle_epochs"],
-                      insert_every=s["insert_every"], insert_criterion="loss",
-                      min_epochs=s["min_epochs"], conv_window=s["conv_window"], conv_rtol=0.05,
-                      conv_atol=s["conv_atol"], track_subset=s["track_subset"], prune=True,
-                      on_nonfinite="backoff")
+    path = protocol_paths(s, batch_size=128, track_subset=s["track_subset"])
     return FCDepthConfig(datasets=datasets, depths=depths, width=32, n_minima=n, scale=scale,
                          seed=seed, recipe="fc_converge", bootstrap=s["bootstrap"],
                          path_seeds=s["path_seeds"], path=path)
