@@ -54,8 +54,10 @@ def main() -> None:
         init_s = time.perf_counter() - t0
         ray_s, on_ray = _timed(cfg, args.device, "ray", f"{tmp}/ray")
         ray.shutdown()
-    same = all(np.array_equal(on_ray.units[k].saddles, u.saddles, equal_nan=True)
+    same = all(np.array_equal(a.saddles, b.saddles, equal_nan=True)
                and np.array_equal(on_ray.units[k].min_losses, u.min_losses)
+               for k, u in serial.units.items() for a, b in zip(on_ray.units[k].joins, u.joins))
+    same = same and all(np.array_equal(on_ray.units[k].min_losses, u.min_losses)
                for k, u in serial.units.items())
     where = os.environ.get("RAY_ADDRESS") or f"local runtime, {args.cpus or os.cpu_count()} CPUs"
     print(f"serial: {serial_s:.1f} s")

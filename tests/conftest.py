@@ -17,6 +17,7 @@ import toolkit as tk
 from toolkit import book
 from toolkit._env import environment
 from toolkit.experiments.fc_depth import FCDepthResult, FCDepthUnit
+from toolkit.join import Joined
 
 matplotlib.use("Agg")
 
@@ -81,21 +82,27 @@ def smoke_book(tmp_path_factory):
 # ---------------------------------------------------------------------------- Fig. 2 results
 
 
-def synthetic_unit(depth: int, bar: float, err: float, runs: int = 2, dataset: str = "digits",
-                   converged: bool = True) -> FCDepthUnit:
-    """Two minima at 0.1 and 0.2 joined by one path whose maximum is ``0.2 + bar`` in every run
-    (± ``err`` as the data bootstrap): one finite bar of length ``bar``."""
+def synthetic_join(bar: float, err: float, converged: bool = True) -> Joined:
+    """Two minima at 0.1 and 0.2 joined by one path whose maximum is ``0.2 + bar`` (± ``err`` as
+    the data bootstrap): one finite bar of length ``bar``."""
     lows = np.array([0.1, 0.2])
     top = 0.2 + bar
-    bc = tk.minima_barcode(lows, {(0, 1): top})
+    return Joined(
+        pairs=np.array([[0, 1]]), min_losses=lows, stored_losses=lows, saddles=np.array([top]),
+        saddle_std=np.array([err]), status=["converged" if converged else "budget"],
+        certified=np.ones(1, bool), stopped_epoch=np.array([-1]), n_points=np.array([5]),
+        dips=np.zeros(1), max_history=np.full((3, 1), top), track_steps=np.array([10, 20, 30]),
+        point_steps=100, barcode=tk.minima_barcode(lows, {(0, 1): top}), bn=False, seconds=0.0)
+
+
+def synthetic_unit(depth: int, bar: float, err: float, runs: int = 3, dataset: str = "digits",
+                   converged: bool = True) -> FCDepthUnit:
+    """A Fig. 2 unit of ``runs`` identical :func:`synthetic_join` path runs."""
     return FCDepthUnit(
-        dataset=dataset, depth=depth, n_params=10, min_losses=lows, grad_norm=np.full(2, 0.01),
+        dataset=dataset, depth=depth, n_params=10, grad_norm=np.full(2, 0.01),
         epochs=np.full(2, 50), converged=np.full(2, converged), train_acc=np.ones(2),
-        test_acc=np.ones(2), pairs=np.array([[0, 1]]), saddles=np.full((runs, 1), top),
-        bootstrap_std=np.full((runs, 1), err),
-        status=[["converged"] for _ in range(runs)], max_history=[np.full((3, 1), top)] * runs,
-        track_steps=[[10, 20, 30]] * runs, point_steps=np.full(runs, 100), barcodes=[bc] * runs,
-        endpoint_gap=0.0, minima_s=0.0, paths_s=0.0, note=None)
+        test_acc=np.ones(2), joins=[synthetic_join(bar, err, converged) for _ in range(runs)],
+        minima_s=0.0)
 
 
 def _synthetic_result(scale: str, bars: dict[int, float], err: float = 0.001, **kw) -> FCDepthResult:

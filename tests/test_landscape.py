@@ -75,7 +75,7 @@ def test_one_call_equals_the_individual_toolkit_calls(digits_smoke):
     assert cfg.n_points == tk.scales.settings("landscape", "smoke")["n_points"]
     ps = tk.optimize_paths(obj, ms.flat, config=cfg, progress=False,
                            seed=child_seed(5, "path_run", 0))
-    ev = tk.evaluate_paths(obj, ps, bootstrap=res.config.bootstrap,
+    ev = tk.evaluate_paths(obj, ps, bootstrap=res.config.plan.bootstrap,
                            seed=child_seed(5, "bootstrap", 0))
     losses = ev.minima_losses()
     min_losses = np.array([losses[i] for i in range(3)])
@@ -108,7 +108,7 @@ def test_second_call_loads_from_the_cache(digits_smoke, landscape_cache, monkeyp
     def boom(*a, **k):
         raise AssertionError("recomputed instead of loading")
 
-    monkeypatch.setattr(landscape_mod, "minima_paths", boom)
+    monkeypatch.setattr(importlib.import_module("toolkit.join"), "join", boom)
     again = _landscape(TwoLayerTanh, "digits", n_minima=3, scale="smoke", seed=5, hidden=12)
     assert again.barcode == digits_smoke.barcode and again.config == digits_smoke.config
 
@@ -163,22 +163,29 @@ def test_bad_input_gets_one_line_naming_it(call, match):
     assert match in str(err.value) and "\n" not in str(err.value)
 
 
-def test_verdict_follows_the_guarantee(digits_smoke):
+def test_verdict_is_a_method_check_of_the_guarantee(digits_smoke):
+    """The reader's model is a method check: it passes when every minimum converged, every
+    bar-ending maximum converged and no path dips below its minima further than the longest
+    bar; otherwise it is undetermined, saying why."""
     res = digits_smoke
-    ev = res.evaluation
+    j = res.join
     conv_minima = dataclasses.replace(res.minima, converged=np.ones(3, bool))
-    conv_paths = dataclasses.replace(ev, status=["converged"] * 3,
-                                     certified=torch.ones(3, dtype=torch.bool))
-    cases = {(False, False): "not reproduced", (True, False): "partly reproduced",
-             (False, True): "partly reproduced", (True, True): "reproduced"}
+    flat = dict(dips=np.zeros(3))
+    good = dataclasses.replace(j, status=["converged"] * 3, certified=np.ones(3, bool), **flat)
+    bad = dataclasses.replace(j, status=["budget"] * 3, **flat)
+    cases = {(False, False): "undetermined", (True, False): "undetermined",
+             (False, True): "undetermined", (True, True): "method check"}
     for (m, p), status in cases.items():
         r = dataclasses.replace(res, minima=conv_minima if m else dataclasses.replace(
-            res.minima, converged=np.zeros(3, bool)), evaluation=conv_paths if p else
-            dataclasses.replace(ev, status=["budget"] * 3))
+            res.minima, converged=np.zeros(3, bool)), join=good if p else bad)
         v = r.verdict()
         assert v["status"] == status, (m, p)
         assert v["scale"] == "smoke" and v["numbers"]["bars"] == 2
         assert len(v["numbers"]["barcode"]) == 2
+    # a path falling below its minima by more than the longest bar: the minima are not minima yet
+    deep = dataclasses.replace(good, dips=np.full(3, 10.0))
+    v = dataclasses.replace(res, minima=conv_minima, join=deep).verdict()
+    assert v["status"] == "undetermined" and "tolerance" in v["reason"]
     assert "TO-score" in res.verdict()["ours"]
 
 

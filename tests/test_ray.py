@@ -21,7 +21,7 @@ import toolkit as tk
 from toolkit.executor import map_units, resolve_executor
 
 # timings differ between any two runs; everything else must be equal bit for bit
-TIMING = {"minima_s", "paths_s", "wall_time", "unit_s", "executor"}
+TIMING = {"seconds", "minima_s", "paths_s", "wall_time", "unit_s", "executor"}
 TINY = tk.scales.Scale("smoke", n_train=64, n_test=32, epochs=3, n_minima=2)
 
 
@@ -155,9 +155,11 @@ def test_fig2_smoke_on_ray_is_bit_identical_to_serial(ray_runtime, one_thread, m
     assert ray_res.executor == "ray" and set(ray_res.unit_s) == set(serial.units)
     assert_same(ray_res, serial)
     assert ray_res.verdict()["numbers"]["executor"] == "ray"
-    # the tasks stored every unit and minimum in the driver's cache: a serial rerun only loads
-    monkeypatch.setattr(sys.modules["toolkit.experiments.fc_depth"], "_unit",
-                        lambda *a: pytest.fail("unit recomputed although cached"))
+    # the tasks stored every minimum and join in the driver's cache: a serial rerun only loads
+    monkeypatch.setattr(sys.modules["toolkit.join"], "join",
+                        lambda *a, **k: pytest.fail("join recomputed although cached"))
+    monkeypatch.setattr(sys.modules["toolkit.minima"], "train",
+                        lambda *a, **k: pytest.fail("minimum retrained although cached"))
     again = _quiet(tk.experiments.fc_depth, cfg, progress=False, executor="serial")
     assert_same(again, serial)
     assert len(list((tmp_path / "ray" / "minima").glob("*.pt"))) == 10 * cfg.n_minima
@@ -250,4 +252,4 @@ def test_landscape_on_ray_is_the_serial_one(ray_runtime, one_thread, monkeypatch
     assert_same(on_ray.minima.flat, serial.minima.flat)
     assert_same(on_ray.evaluation, serial.evaluation)
     assert len(list((tmp_path / "ray" / "minima").glob("*.pt"))) == 3
-    assert len(list((tmp_path / "ray" / "landscape_paths").glob("*.pt"))) == 1
+    assert len(list((tmp_path / "ray" / "join").glob("*.pt"))) == 1

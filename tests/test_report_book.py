@@ -145,8 +145,11 @@ def test_smoke_runs_are_illustrations_and_stand_ins_never_reproduce(tmp_path, mo
     assert rec.status == "illustration" and rec.measured_status == "reproduced"
     rec = tk.Run("x", "Fig. 1", "c", "cpu").finish(**{**v, "stand_in": True})
     assert rec.status == "on stand-in"
-    rec = tk.Run("x", "Fig. 1", "c", "cpu").finish(**{**v, "status": "not reproduced", "stand_in": True})
-    assert rec.status == "not reproduced"
+    # a stand-in caps a negative result exactly as it caps a positive one
+    v = tk.verdict(status="not reproduced", dataset="d", runs="1", finding="f", paper="p",
+                   ours="o", stand_in=True)
+    rec = tk.Run("x", "Fig. 1", "c", "cpu").finish(**v)
+    assert rec.status == "on stand-in" and rec.measured_status == "not reproduced"
     assert json.loads((tmp_path / "x.json").read_text())["paper"] == "p"
 
 

@@ -40,6 +40,10 @@ from toolkit.simplices import TriangleConfig, TriangleSet, evaluate_triangles, o
 from toolkit import models, recipes, scales, train
 from toolkit.minima import MinimaPlan, MinimaSet, minima, plan_minima
 from toolkit.recipes import RECIPES, Recipe
+# --- minima joined by paths (toolkit.join), how verdicts are decided (toolkit.decide) ---
+from toolkit import decide, join
+from toolkit.decide import Level
+from toolkit.join import JoinPlan, Joined, joined
 # --- your own model in one call (toolkit.landscape), example models (toolkit.examples) ---
 from toolkit import examples
 from toolkit.landscape import Landscape, landscape

@@ -7,22 +7,21 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.decide import Level, compare
+from toolkit.join import Joined, JoinPlan
 from toolkit.minima import MinimaSet
-from toolkit.paths import PathConfig, PathEvaluation, PathSet
+from toolkit.paths import PathEvaluation, PathSet
 from toolkit.recipes import Recipe
 from toolkit.report import verdict
 from toolkit.topology import Barcode, to_score
-
-#: two results differ when their difference exceeds two combined error bars (and this, in nats)
-_SIGMAS, _ATOL = 2.0, 1e-4
 
 
 @dataclass(frozen=True)
 class LandscapeConfig:
     """What ``tk.landscape`` ran: the model (``arch``: its cache name, ``model``: its readable
     name, ``model_kw``: the keywords it was built with), ``n_minima``, the recipe as the scale
-    trained it, the scale, the seed, the paths' ``PathConfig``, the bootstrap resamples and the
-    data chunk size they resample."""
+    trained it, the scale, the seed, and the join's plan (``plan.path``: the paths'
+    ``PathConfig``; the bootstrap resamples and the data chunk size they resample)."""
 
     arch: str
     model: str
@@ -31,14 +30,16 @@ class LandscapeConfig:
     recipe: Recipe
     scale: str
     seed: int
-    path: PathConfig
-    bootstrap: int
-    eval_chunk: int
+    plan: JoinPlan
+
+    @property
+    def path(self):
+        """The paths' ``PathConfig``."""
+        return self.plan.path
 
     def describe(self) -> str:
         """The model, the minima's recipe as the scale reduces it, the paths and their
         evaluation, one line each."""
-        p = self.path
         kw = ", ".join(f"{k}={v!r}" for k, v in self.model_kw.items())
         r = self.recipe
         loss = f"loss <= {r.loss_tol}, " if np.isfinite(r.loss_tol) else ""
@@ -53,31 +54,16 @@ class LandscapeConfig:
             f"({self.n_minima * (self.n_minima - 1) // 2} paths), scale {self.scale!r}, seed {self.seed}",
             f"minima: recipe {r.name!r}: {r.optimizer}, lr {r.lr}, {r.schedule} schedule, batch "
             f"{r.batch_size}, {until}",
-            f"paths: {p.n_points} points, at most {p.epochs} epochs of projected {p.optimizer} "
-            f"(lr {p.lr}, {p.lr_schedule} schedule"
-            + (f" restarted every {p.cycle_epochs} epochs" if p.cycle_epochs else "")
-            + f", batch {p.batch_size}) on the minima's training set, insertion "
-            f"'{p.insert_criterion}' every {p.insert_every} epochs, convergence test every "
-            f"{p.track_every} epochs (no new low by more than {p.conv_rtol:.0%} of the barrier + "
-            f"{p.conv_atol:g} over {p.conv_window} tests, not before epoch {p.min_epochs}), "
-            f"pruning {p.prune}",
-            f"evaluation: the same training set, certified maxima, {self.bootstrap} bootstrap "
-            f"resamples of {self.eval_chunk}-sample chunks",
+            f"paths and evaluation: {self.plan.describe()}",
         ])
-
-
-def _compare(a: tuple[float, float], b: tuple[float, float]) -> int:
-    """-1 when ``b`` is below ``a`` by more than two combined error bars, +1 above, 0 a tie."""
-    tol = _SIGMAS * float(np.hypot(a[1], b[1])) + _ATOL
-    return -1 if b[0] < a[0] - tol else (1 if b[0] > a[0] + tol else 0)
 
 
 def _cell(v: Any) -> str:
     """A table cell: text as is, a number, or ``(value, error)`` as ``value±error``."""
     if isinstance(v, str):
         return v
-    if isinstance(v, tuple):
-        return f"{v[0]:.4f}±{v[1]:.4f}" if v[1] else f"{v[0]:.4f}"
+    if isinstance(v, Level):
+        return f"{v.mean:.4f}±{v.err:.4f}" if v.err else f"{v.mean:.4f}"
     return f"{v:.4f}"
 
 
@@ -86,23 +72,40 @@ class Landscape:
     """The result of ``tk.landscape``: minima, paths, barcode, TO-score.
 
     ``minima``: the ``MinimaSet`` (``minima.module(i)`` is your network at minimum ``i``;
-    ``converged [n]``, ``epochs [n]``, ``train_loss [n]``, ``test_acc [n]``...). ``paths``: the
-    ``PathSet`` of the ``P = n(n-1)/2`` paths, ``status`` per path (``"converged"``,
-    ``"pruned"``, ``"budget"`` = its maximum is only an upper bound). ``evaluation``: the
-    ``PathEvaluation`` (certified maxima ``max_loss [P]`` with bootstrap errors
-    ``max_loss_std [P]``). ``min_losses [n]``: the minima's losses at the paths' ends. ``barcode``:
-    the minima barcode of those (pruned paths left out). ``paths_s``: seconds the paths took.
+    ``converged [n]``, ``epochs [n]``, ``train_loss [n]``, ``test_acc [n]``...). ``join``: the
+    :class:`~toolkit.join.Joined` result of the paths between them, and through it ``paths`` (the
+    ``PathSet`` of the ``P = n(n-1)/2`` paths, ``status`` per path: ``"converged"``,
+    ``"pruned"``, ``"budget"`` = its maximum is only an upper bound), ``evaluation`` (the
+    ``PathEvaluation``: certified maxima ``max_loss [P]`` with bootstrap errors ``max_loss_std
+    [P]``), ``min_losses [n]`` (the minima's losses at the paths' ends), ``barcode`` (pruned
+    paths left out) and ``paths_s`` (seconds the paths took).
     """
 
     config: LandscapeConfig
     minima: MinimaSet
-    paths: PathSet
-    evaluation: PathEvaluation
-    min_losses: np.ndarray
-    barcode: Barcode
-    paths_s: float
+    join: Joined
 
     # ------------------------------------------------------------------ numbers
+
+    @property
+    def paths(self) -> PathSet:
+        return self.join.paths
+
+    @property
+    def evaluation(self) -> PathEvaluation:
+        return self.join.evaluation
+
+    @property
+    def min_losses(self) -> np.ndarray:
+        return self.join.min_losses
+
+    @property
+    def barcode(self) -> Barcode:
+        return self.join.barcode
+
+    @property
+    def paths_s(self) -> float:
+        return float(self.join.seconds)
 
     @property
     def n_params(self) -> int:
@@ -121,61 +124,47 @@ class Landscape:
 
     def bar_paths(self) -> list[int]:
         """Indices of the paths whose maxima end the finite bars, in the barcode's order."""
-        index = {tuple(p): k for k, p in enumerate(self.evaluation.pairs.tolist())}
-        return [index[tuple(k)] for k in self.barcode.finite().killer]
+        return self.join.bar_paths().tolist()
 
     def bars(self) -> tuple[np.ndarray, np.ndarray]:
         """Lengths of the finite bars ``[n-1]`` and their error bars (the data bootstrap of the
         maximum that ends each bar)."""
-        fin = self.barcode.finite()
-        err = self.evaluation.max_loss_std.double().numpy()[self.bar_paths()]
-        return fin.deaths - fin.births, err
+        return self.join.bars()
 
-    def mean_bar(self) -> tuple[float, float]:
-        """Mean finite-bar length and its error bar."""
+    def mean_bar(self) -> Level:
+        """Mean finite-bar length with its error bar (a :class:`~toolkit.decide.Level`)."""
         length, err = self.bars()
         if not len(length):
-            return 0.0, 0.0
-        return float(length.mean()), float(np.sqrt((err**2).sum()) / len(length))
+            return Level(0.0, 0.0, 0)
+        return Level(float(length.mean()), float(np.sqrt((err**2).sum()) / len(length)), len(length))
 
     def dips(self) -> np.ndarray:
         """Per path ``[P]``: how far the training loss along it falls below the lower of its two
         ends (0 when it never does). A dip next to an end means that end is not yet a minimum
         (the path runs downhill from it, and its bar starts too high by about the dip); a dip in
         the middle, that the path crosses a lower valley."""
-        return self.evaluation.dips().double().numpy()
+        return self.join.dips
 
-    def minimum_level(self) -> tuple[float, float]:
-        """Mean loss of the minima and their standard deviation."""
-        m = self.min_losses
-        return float(m.mean()), float(m.std(ddof=1)) if len(m) > 1 else 0.0
+    def minimum_level(self) -> Level:
+        """Mean loss of the minima with its standard error."""
+        return self.join.minima_level()
 
     def zero_bars(self) -> bool:
-        """Every finite bar is within two error bars (or 1e-4) of zero: the minima are connected
+        """Every finite bar is zero by :func:`toolkit.decide.zero_bar`: the minima are connected
         without a barrier at this precision."""
-        length, err = self.bars()
-        return bool(np.all(length <= _SIGMAS * err + _ATOL))
+        return self.join.zero_bars()
 
     def guarantee(self) -> dict[str, Any]:
         """What makes the barcode an estimate rather than a bound: minima converged (of ``n``),
         bar-ending maxima from converged paths and certified (of ``bars``)."""
-        used = self.bar_paths()
-        ev = self.evaluation
-        good = [p for p in used if ev.status[p] == "converged" and bool(ev.certified[p])]
+        good, bars = self.join.bar_maxima()
         return {"minima_converged": int(self.minima.converged.sum()), "n": len(self.minima),
-                "bar_paths_ok": len(good), "bars": len(used)}
+                "bar_paths_ok": good, "bars": bars}
 
     def histories(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{"m0-m1": (optimisation steps, tracked maximum)}`` per path, for
         ``tk.plots.plot_path_convergence``."""
-        spe = -(-len(self.minima.train_data) // self.config.path.batch_size)
-        steps = np.array([e * spe for e in self.paths.track_epochs])
-        out = {}
-        hist = self.paths.max_history.double().numpy()
-        for p, (i, j) in enumerate(self.paths.pairs.tolist()):
-            keep = ~np.isnan(hist[:, p])
-            out[f"m{i}-m{j}"] = (steps[keep], hist[keep, p])
-        return out
+        return self.join.histories()
 
     def describe(self) -> str:
         """What ran: the configuration (:meth:`LandscapeConfig.describe`) and the data as used."""
@@ -214,10 +203,10 @@ class Landscape:
         lines.append("barcode (finite bars):")
         for m, b, d, e in zip(fin.minimum, fin.births, fin.deaths, err):
             lines.append(f"  minimum {m}: [{b:.4f}, {d:.4f})  length {d - b:.4f} ± {e:.4f}")
-        m, e = self.mean_bar()
-        lines.append(f"largest dip of a path below its lower end: {self.dips().max():.4f} "
-                     f"(mean bar {m:.4f}); near an end it means that end is not yet a minimum")
-        lines.append(f"mean bar {m:.4f} ± {e:.4f}; TO-score {self.to_score:.4f}; estimate, not a "
+        mb = self.mean_bar()
+        lines.append(f"largest dip of a path below its lower end: {self.join.dip():.4f} "
+                     f"(mean bar {mb.mean:.4f}); near an end it means that end is not yet a minimum")
+        lines.append(f"mean bar {mb.text(4)}; TO-score {self.to_score:.4f}; estimate, not a "
                      f"bound: {g['minima_converged'] == g['n'] and g['bar_paths_ok'] == g['bars']} "
                      f"(bar-ending maxima converged and certified: {g['bar_paths_ok']}/{g['bars']})")
         return "\n".join(lines)
@@ -233,7 +222,7 @@ class Landscape:
             rows.append({"params": f"{r.n_params:,}",
                          "minima converged": f"{g['minima_converged']}/{g['n']}",
                          "mean minimum loss": r.minimum_level(), "mean bar length": r.mean_bar(),
-                         "largest dip": float(r.dips().max()), "TO-score": r.to_score,
+                         "largest dip": r.join.dip(), "TO-score": r.to_score,
                          "test acc": f"{100 * np.mean(r.minima.test_acc):.2f}%", "g": g})
         w = max(16, *(len(n) + 2 for n in names))
         lines = [f"{'':<20}{names[0]:>{w}}{names[1]:>{w}}"]
@@ -241,15 +230,17 @@ class Landscape:
                   "largest dip", "TO-score"):
             cells = [_cell(rows[0][k]), _cell(rows[1][k])]
             lines.append(f"{k:<20}{cells[0]:>{w}}{cells[1]:>{w}}")
-        word = {-1: "shorter than with {} by more than two error bars",
-                0: "as long as with {} within two error bars",
-                1: "longer than with {} by more than two error bars"}
+        # one rule for every comparison (toolkit.decide.compare): a tie within two error bars
+        word = {"lower": "shorter than with {} by more than two error bars",
+                "tie": "as long as with {} within two error bars",
+                "higher": "longer than with {} by more than two error bars"}
         a, b = rows[0]["mean bar length"], rows[1]["mean bar length"]
-        level = {-1: "lower", 0: "at about the same level", 1: "higher"}[
-            _compare(rows[0]["mean minimum loss"], rows[1]["mean minimum loss"])]
-        answer = (f"answer: with {names[1]} the bars are {word[_compare(a, b)].format(names[0])} "
-                  f"({a[0]:.4f} -> {b[0]:.4f}) and the minima lie {level}")
-        deep = [n for n, r in zip(names, rows) if r["largest dip"] > r["mean bar length"][0] / 2]
+        level = {"lower": "lower", "tie": "at about the same level", "higher": "higher"}.get(
+            compare(rows[1]["mean minimum loss"], rows[0]["mean minimum loss"]), "unresolved")
+        bars = word.get(compare(b, a), "not comparable with those with {}").format(names[0])
+        answer = (f"answer: with {names[1]} the bars are {bars} ({a.mean:.4f} -> {b.mean:.4f}) "
+                  f"and the minima lie {level}")
+        deep = [n for n, r in zip(names, rows) if r["largest dip"] > r["mean bar length"].mean / 2]
         if deep:
             answer += (f"; with {' and '.join(deep)} the paths fall more than half a bar below their "
                        "ends: those ends are not yet minima and the bars start too high")
@@ -266,35 +257,38 @@ class Landscape:
         return "\n".join(lines + [answer])
 
     def verdict(self) -> dict[str, Any]:
-        """The chapter's verdict for ``run.finish``. No paper claims a barcode for your model;
-        what is checked is the method's own guarantee: every bar starts at a converged minimum
-        and ends at the certified maximum of a converged path. Reproduced when both hold,
-        partly when one does, not reproduced when neither (the barcode is then an upper
-        bound); the TO-score is reported either way."""
+        """The chapter's verdict for ``run.finish``: a method check, since no paper claims a
+        barcode for your model. What is checked is the method's own guarantee: every bar starts
+        at a converged minimum, ends at the certified maximum of a converged path, and no path
+        falls further below its minima than the longest bar (else the "minima" are not yet minima
+        at the precision of the bars). "method check" when all hold, "undetermined" with the
+        reason otherwise (:func:`toolkit.decide.decide`); the TO-score is reported either way."""
         g = self.guarantee()
-        minima_ok, paths_ok = g["minima_converged"] == g["n"], g["bar_paths_ok"] == g["bars"]
-        status = ("reproduced" if minima_ok and paths_ok else
-                  "partly reproduced" if minima_ok or paths_ok else "not reproduced")
-        m, e = self.mean_bar()
+        mb = self.mean_bar()
         length, _ = self.bars()
+        longest = float(length.max()) if len(length) else 0.0
         st = self.evaluation.status
         c = self.config
         return verdict(
-            status=status, dataset=self.data_description(),
+            status="reproduced", kind="method check", dataset=self.data_description(),
+            minima=(g["minima_converged"], g["n"]), maxima=(g["bar_paths_ok"], g["bars"]),
+            tolerance=self.join.dip(), effect=longest,
             runs=f"{g['n']} minima of {c.model} ({self.n_params:,} parameters), "
                  f"{len(self.paths)} paths",
-            finding=(f"{g['bars']} finite bars, mean length {m:.4f} ± {e:.4f}, longest "
-                     f"{float(length.max()) if len(length) else 0.0:.4f}; TO-score "
-                     f"{self.to_score:.4f}; paths dip at most {self.dips().max():.4f} below "
-                     "their ends" + ("" if minima_ok and paths_ok else
-                                               "; bars from unconverged minima or paths are upper bounds")),
+            finding=(f"{g['bars']} finite bars, mean length {mb.text(4)}, longest {longest:.4f}; "
+                     f"TO-score {self.to_score:.4f}; paths dip at most {self.join.dip():.4f} "
+                     "below their ends"),
             paper="the method's guarantee: bars start at converged minima and end at converged "
                   "paths' certified maxima; TO-score = half the longest bar",
             ours=f"{g['minima_converged']}/{g['n']} minima converged, {g['bar_paths_ok']}/{g['bars']} "
-                 f"bar-ending maxima converged and certified; TO-score {self.to_score:.4f}",
-            numbers={"to_score": self.to_score, "mean_bar": [m, e], "max_dip": self.dips().max(),
+                 f"bar-ending maxima converged and certified, largest dip {self.join.dip():.4f} vs "
+                 f"longest bar {longest:.4f}; TO-score {self.to_score:.4f}",
+            power=f"bars shorter than two error bars ({2 * mb.err:.4f} on the mean bar) or than "
+                  f"the largest dip ({self.join.dip():.4f}) are zero at this precision",
+            numbers={"to_score": self.to_score, "mean_bar": [mb.mean, mb.err],
+                     "max_dip": self.join.dip(),
                      "barcode": [[float(b), float(d)] for b, d in
-                              zip(self.barcode.finite().births, self.barcode.finite().deaths)],
+                                 zip(self.barcode.finite().births, self.barcode.finite().deaths)],
                      "paths": {s: st.count(s) for s in ("converged", "pruned", "budget")}, **g},
             compute_s=self.compute_s, stand_in=self.minima.stand_in_note is not None,
             scale=c.scale, compared=g["bars"])

@@ -9,13 +9,12 @@ pieces every chapter of the book uses, in this order:
    learning rate until the gradient norm is small and the loss has stopped falling), each
    cached on its own, serially or one Ray task each; an interrupted call resumes at the minimum
    in progress;
-2. :func:`minima_paths` joins every pair by a path optimised on the same training set
+2. :func:`toolkit.join.joined` joins every pair by a path optimised on the same training set
    (``tk.optimize_paths``: projected Adam, Alg. 4 insertion, the convergence test, pruning of
-   pairs that cannot change the barcode) and evaluates it there with certified maxima and a
-   data bootstrap (``tk.evaluate_paths``); paths and evaluation are one cache entry, resumable
-   from a checkpoint;
-3. :func:`evaluation_barcode` builds the barcode (``tk.minima_barcode``) from the minima's
-   losses and the maxima of the paths that were not pruned; ``tk.to_score`` gives its TO-score.
+   pairs that cannot change the barcode), evaluates it there with certified maxima and a data
+   bootstrap (``tk.evaluate_paths``) and builds the barcode (``tk.minima_barcode``) from the
+   minima's losses and the maxima of the paths that were not pruned; one cache entry keyed by
+   the minima's content, resumable from a checkpoint; ``tk.to_score`` gives the TO-score.
 
 The result, :class:`~toolkit._landscape_result.Landscape`, prints a ``summary()``, plots, compares
 itself with another run (``compare``) and closes a chapter (``verdict``).
@@ -23,9 +22,7 @@ itself with another run (``compare``) and closes a chapter (``verdict``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import time
 import warnings
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -40,90 +37,17 @@ from toolkit._device import resolve_device
 from toolkit._landscape_result import Landscape, LandscapeConfig
 from toolkit.data import DATASETS, Dataset, load_for
 from toolkit.executor import map_units, resolve_executor
+from toolkit.join import Joined, JoinPlan, joined, protocol_paths
 from toolkit.minima import MinimaPlan, MinimaSet, plan_minima
-from toolkit.objectives import ModuleObjective
 from toolkit.params import as_int
-from toolkit.paths import (
-    ENGINE_VERSION,
-    PathConfig,
-    PathEvaluation,
-    PathSet,
-    evaluate_paths,
-    optimize_paths,
-)
+from toolkit.paths import ENGINE_VERSION, PathConfig
 from toolkit.recipes import Recipe, get_recipe
-from toolkit.seeds import child_seed
-from toolkit.topology import Barcode, minima_barcode
 
-__all__ = ["Landscape", "LandscapeConfig", "evaluation_barcode", "landscape", "minima_paths"]
+__all__ = ["Landscape", "LandscapeConfig", "landscape"]
 
 _VERSION = f"1+engine{ENGINE_VERSION}"
 #: training inputs the factory's seeded build is run on to identify it (see ``landscape``)
 _PROBE = 8
-
-
-# ----------------------------------------------------------------------------- shared steps
-
-
-def join_minima(model: nn.Module, data: Any, flat: torch.Tensor, config: PathConfig, *,
-                pairs: Any = None, seed: int = 0, bootstrap: int = 100, bootstrap_seed: int = 0,
-                eval_chunk: int = 250, device: str = "auto", progress: bool = True,
-                checkpoint: Any = None, **evaluate_kw: Any) -> tuple[PathSet, PathEvaluation]:
-    """Paths between ``pairs`` (default: every pair) of the minima ``flat [n, D]`` of ``model``,
-    optimised with ``config`` (minibatches seeded by ``seed``) on ``data`` (``data.x``,
-    ``data.y``: the minima's own training set) and evaluated on the same data (a bootstrap of
-    ``bootstrap`` resamples of ``eval_chunk``-sample chunks seeded by ``bootstrap_seed``; further
-    ``evaluate_kw`` go to :func:`~toolkit.paths.evaluate_paths`), uncached. ``checkpoint``: a file
-    to resume the optimisation from. The one place every experiment joins minima by paths."""
-    obj = ModuleObjective(model, data.x, data.y, eval_chunk=eval_chunk)
-    ps = optimize_paths(obj, flat, pairs, config=config, device=device, progress=progress,
-                        seed=seed, checkpoint=checkpoint, resume=checkpoint is not None)
-    ev = evaluate_paths(obj, ps, bootstrap=bootstrap, seed=bootstrap_seed, device=device,
-                        progress=progress, **evaluate_kw)
-    return ps, ev
-
-
-def minima_paths(ms: MinimaSet, config: PathConfig, *, seed: int = 0, run: int = 0,
-                 bootstrap: int = 100, eval_chunk: int = 250, device: str = "auto",
-                 progress: bool = True, checkpoint: Any = None) -> tuple[PathSet, PathEvaluation]:
-    """:func:`join_minima` for a minima set: path run ``run`` draws its minibatches from
-    ``child_seed(seed, "path_run", run)`` and its data bootstrap from
-    ``child_seed(seed, "bootstrap", run)``. Returns the ``PathSet`` (``P = n(n-1)/2`` paths) and
-    its ``PathEvaluation``."""
-    return join_minima(ms.model, ms.train_data, ms.flat, config,
-                       seed=child_seed(seed, "path_run", run), bootstrap=bootstrap,
-                       bootstrap_seed=child_seed(seed, "bootstrap", run), eval_chunk=eval_chunk,
-                       device=device, progress=progress, checkpoint=checkpoint)
-
-
-def evaluation_barcode(ev: PathEvaluation, n: int) -> tuple[np.ndarray, Barcode]:
-    """``(min_losses [n], barcode)``: the losses of the ``n`` minima as the paths' ends measure
-    them, and the barcode of those minima with the maxima of the paths that were not pruned
-    (a pruned path cannot lower a bar by more than the pruning tolerance; without it every bar
-    ends on a converged path, or on a path out of budget, which the status says). Saddles within
-    1e-6 below an end's loss count as at it: two evaluations of one minimum in different batches
-    of points differ by ~1e-10."""
-    losses = ev.minima_losses()
-    missing = [i for i in range(n) if i not in losses]
-    if missing:
-        raise ValueError(f"minima {missing} are the end of no path: evaluate paths from every minimum")
-    min_losses = np.array([losses[i] for i in range(n)])
-    return min_losses, minima_barcode(min_losses, ev.saddles(exclude=("pruned",)), atol=1e-6)
-
-
-def protocol_paths(s: Mapping, *, batch_size: int, track_subset: int | None) -> PathConfig:
-    """Fig. 2's path protocol from a scale row ``s`` (``n_points``, ``path_epochs``,
-    ``cycle_epochs``, ``insert_every``, ``min_epochs``, ``conv_window``, ``conv_atol``): projected
-    Adam (lr 3e-3, no L2 term), Garipov's schedule restarted every cycle with the maxima tracked
-    and tested at cycle ends (5% of the barrier + ``conv_atol``), loss-based insertion, pruning,
-    back-off on non-finite values. Shared by :func:`path_config` and Fig. 2."""
-    return PathConfig(n_points=s["n_points"], epochs=s["path_epochs"], batch_size=batch_size,
-                      optimizer="adam", lr=3e-3, weight_decay=0.0, lr_schedule="garipov",
-                      cycle_epochs=s["cycle_epochs"], track_every=s["cycle_epochs"],
-                      insert_every=s["insert_every"], insert_criterion="loss",
-                      min_epochs=s["min_epochs"], conv_window=s["conv_window"], conv_rtol=0.05,
-                      conv_atol=s["conv_atol"], track_subset=track_subset, prune=True,
-                      on_nonfinite="backoff")
 
 
 def path_config(scale: str, *, batch_size: int = 128, paths: PathConfig | Mapping | None = None
@@ -240,23 +164,12 @@ def _train_minimum(factory: Callable[..., nn.Module], plan: MinimaPlan, i: int) 
     return plan.train(i)
 
 
-def _paths_unit(ms: MinimaSet, cfg: LandscapeConfig, key: dict[str, Any], _: int, *,
-                device: str, progress: bool, refresh: bool) -> dict[str, Any]:
-    """The paths between the minima ``ms`` and their evaluation, one cache entry, resumable
-    from a checkpoint: ``{"paths", "evaluation", "compute_s"}``."""
-    ckpt = cache.cache_path("landscape-ckpt", key, _VERSION)
-
-    def compute() -> dict[str, Any]:
-        t0 = time.perf_counter()
-        ps, ev = minima_paths(ms, cfg.path, seed=cfg.seed, run=0, bootstrap=cfg.bootstrap,
-                              eval_chunk=cfg.eval_chunk, device=device, progress=progress,
-                              checkpoint=ckpt)
-        return {"paths": ps, "evaluation": ev, "compute_s": time.perf_counter() - t0}
-
-    unit = cache.cached("landscape_paths", key, compute, version=_VERSION, refresh=refresh)
-    with contextlib.suppress(FileNotFoundError):
-        ckpt.unlink()
-    return unit
+def _paths_unit(ms: MinimaSet, plan: JoinPlan, seed: int, _: int, *, device: str,
+                progress: bool, refresh: bool) -> Joined:
+    """The join of the minima ``ms`` (``tk.join``'s cached result, paths kept): the function
+    :func:`toolkit.executor.map_units` runs."""
+    return joined(ms, plan, seed=seed, run=0, device=device, progress=progress, keep=True,
+                  refresh=refresh)
 
 
 # ----------------------------------------------------------------------------- the entry point
@@ -292,7 +205,7 @@ def landscape(model_factory: Callable[..., nn.Module], train_data: Any, *,
         scale: ``"smoke"`` (seconds, not minima), ``"cpu"`` or ``"paper"``.
         seed: minimum ``i`` starts from ``child_seed(seed, "minimum", i)``; the paths use
             ``child_seed(seed, "path_run", 0)`` and the bootstrap ``child_seed(seed, "bootstrap",
-            0)`` (:func:`minima_paths`), so the individual calls reproduce the result exactly.
+            0)`` (:func:`toolkit.join.join`), so the individual calls reproduce the result exactly.
         bootstrap: resamples of data chunks for the maxima's error bars (``None``: the scale's).
         name: the model's name in outputs and cache keys (default: the factory's qualified name).
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda:1"``...
@@ -379,12 +292,8 @@ def landscape(model_factory: Callable[..., nn.Module], train_data: Any, *,
                       "bounds, not the landscape's at convergence; res.summary() lists them",
                       stacklevel=2)
     cfg = LandscapeConfig(arch=arch, model=label, model_kw=kw, n_minima=n, recipe=sc.apply(base),
-                          scale=scale, seed=seed, path=path, bootstrap=boot, eval_chunk=250)
-    key = {"config": cfg, "data_hash": ms.config["data_hash"], "minima": ms.flat,
-           "buffers": ms.buffers}
-    unit = map_units(partial(_paths_unit, ms, cfg, key, device=device, progress=progress,
-                             refresh=refresh), [0], executor=executor, device=device,
-                     desc="landscape paths", progress=False).values[0]
-    min_losses, barcode = evaluation_barcode(unit["evaluation"], n)
-    return Landscape(config=cfg, minima=ms, paths=unit["paths"], evaluation=unit["evaluation"],
-                     min_losses=min_losses, barcode=barcode, paths_s=float(unit["compute_s"]))
+                          scale=scale, seed=seed, plan=JoinPlan(path=path, bootstrap=boot))
+    j = map_units(partial(_paths_unit, ms, cfg.plan, seed, device=device, progress=progress,
+                          refresh=refresh), [0], executor=executor, device=device,
+                  desc="landscape paths", progress=False).values[0]
+    return Landscape(config=cfg, minima=ms, join=j)

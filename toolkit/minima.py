@@ -38,7 +38,7 @@ from toolkit.recipes import Recipe, get_recipe
 from toolkit.seeds import child_seed
 from toolkit.train import train
 
-__all__ = ["MinimaPlan", "MinimaSet", "minima", "plan_minima"]
+__all__ = ["MinimaPlan", "MinimaSet", "describe_data", "minima", "plan_minima"]
 
 # bump when a change to models/train/minima changes what a cached minimum means
 _VERSION = "3"
@@ -197,11 +197,21 @@ class MinimaPlan:
         """e.g. ``"minima fc on mnist (smoke)"``: the progress bars' label."""
         return f"minima {self.arch} on {self.base_cfg['data_used']} ({self.scale.name})"
 
+    def key(self, i: int) -> dict[str, Any]:
+        """The cache key of minimum ``i``: the architecture with its keywords, the data as used
+        (names, sizes, content hashes), the recipe as the scale reduces it (its fields, not its
+        name), the input normalisation and the seed; the store's version goes with it."""
+        return {**self.base_cfg, "seed": self.seeds[i]}
+
+    def is_cached(self, i: int) -> bool:
+        """Whether minimum ``i`` would be loaded from the cache."""
+        return cache.cache_path("minima", self.key(i), _VERSION).exists()
+
     def train(self, i: int) -> dict[str, Any]:
         """Minimum ``i``: its cache entry (weights, metrics, history), trained if not cached, from
         its per-epoch checkpoint when an earlier attempt died."""
         s = self.seeds[i]
-        cfg = {**self.base_cfg, "seed": s}
+        cfg = self.key(i)
         ckpt = cache.cache_path("minima-ckpt", cfg, _VERSION)
 
         def compute() -> dict[str, Any]:
@@ -217,7 +227,7 @@ class MinimaPlan:
                     "epochs_run": res.epochs_run, "checks": res.checks}
 
         entry = cache.cached("minima", cfg, compute, version=_VERSION, refresh=self.refresh)
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone already, or a read-only cache
             ckpt.unlink()
         return entry
 
@@ -334,6 +344,16 @@ def minima(arch: str, dataset: Any, recipe: str | Recipe, n: int | None = None,
                      desc=plan.describe(), progress=progress)
     plan.warn_unconverged(runs.values)
     return plan.assemble(runs.values, runs.seconds, runs.executor)
+
+
+def describe_data(ms: MinimaSet, *, what: str = "minima, paths and evaluation") -> str:
+    """The data a minima set actually used, e.g. ``"fashion-mnist, 500 training images for
+    minima, paths and evaluation, 500 test images (STAND-IN for cifar10: ...)"``."""
+    n = len(ms.train_data.y)
+    text = f"{ms.dataset}, {n:,} training images for {what}, {len(ms.test_data.y):,} test images"
+    if ms.stand_in_note:
+        text += f" (STAND-IN for {ms.config['stand_in_for']}: {ms.stand_in_note})"
+    return text
 
 
 def _recipe_dict(rec: Recipe) -> dict[str, Any]:

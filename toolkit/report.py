@@ -24,14 +24,23 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.cache import REPO_ROOT, atomic_write_text
+from toolkit.decide import decide
 from toolkit.scales import check
 
 __all__ = ["Run", "RunRecord", "results_dir", "record_dir", "load_records", "show", "STATUSES",
            "verdict"]
 
-#: allowed statuses: "on stand-in" is the best a claim checked on a stand-in data set gets, and
-#: every smoke-scale run is an "illustration" (seconds of training test the code, not the claim)
-STATUSES = ("reproduced", "partly reproduced", "not reproduced", "on stand-in", "illustration")
+#: allowed statuses (``book/decides.md``): a measured status ("reproduced", "partly reproduced",
+#: "not reproduced") only from converged quantities on the paper's data; "undetermined" when the
+#: evidence cannot carry one (:func:`toolkit.decide.decide`); "on stand-in" caps every measured
+#: status on a stand-in data set; "method check" for the method tested on a known answer; every
+#: smoke-scale run is an "illustration" (seconds of training test the code, not the claim)
+STATUSES = ("reproduced", "partly reproduced", "not reproduced", "undetermined", "on stand-in",
+            "method check", "illustration")
+#: the statuses a measurement can give, which a stand-in caps
+MEASURED = ("reproduced", "partly reproduced", "not reproduced")
+#: the page that explains the statuses, relative to an executed chapter
+DECIDES_PAGE = "../decides.md"
 
 
 #: set by ``toolkit.book.execute`` to the stem of the book chapter it is executing
@@ -73,18 +82,30 @@ class RunRecord:
     paper: str = ""
     ours: str = ""
     measured_status: str = ""
+    reason: str = ""
+    power: str = ""
 
 
 def verdict(*, status: str, dataset: str, runs: str, finding: str, paper: str, ours: str,
             numbers: dict[str, Any] | None = None, compute_s: float | None = None,
             stand_in: bool = False, scale: str | None = None,
-            compared: int | None = None) -> dict[str, Any]:
-    """The keyword arguments of :meth:`Run.finish`, checked: what a result's ``verdict()``
-    returns. ``status`` is derived from the measured numbers by the result; ``paper`` and ``ours``
-    are the headline numbers side by side (e.g. ``"bars shorten from 2 to 8 layers"`` /
-    ``"0.118 -> 0.181"``); ``stand_in`` says the data set stands in for the paper's; ``scale`` is
-    the scale the result was computed at (``Run.finish`` refuses a result of another scale than
-    the notebook's and applies the smoke rule to it).
+            compared: int | None = None, minima: tuple[int, int] | None = None,
+            maxima: tuple[int, int] | None = None, tolerance: float | None = None,
+            effect: float | None = None, kind: str = "measurement",
+            power: str = "") -> dict[str, Any]:
+    """The keyword arguments of :meth:`Run.finish`, checked and decided: what a result's
+    ``verdict()`` returns. ``status`` is what the result's comparisons gave
+    (:func:`toolkit.decide.status_of`); ``paper`` and ``ours`` are the headline numbers side by
+    side (e.g. ``"bars shorten from 2 to 8 layers"`` / ``"0.118 -> 0.181"``); ``stand_in`` says the
+    data set stands in for the paper's; ``scale`` is the scale the result was computed at
+    (``Run.finish`` refuses a result of another scale than the notebook's and applies the smoke
+    rule to it).
+
+    The evidence, for the one status rule (:func:`toolkit.decide.decide`): ``minima`` and
+    ``maxima`` as ``(converged, total)`` (the minima; the path maxima that end bars),
+    ``tolerance`` (the convergence tolerance) against ``effect`` (the smallest effect the
+    verdict rests on), ``kind`` (``"measurement"``, ``"method check"``, ``"illustration"``);
+    ``power``: one line stating the smallest difference the chapter could detect.
 
     A verdict needs the comparisons it is about: ``compared`` is how many the status rests on
     (depth steps of a trend, bars matched, pairs of trajectories...). With ``compared=0`` nothing
@@ -93,11 +114,16 @@ def verdict(*, status: str, dataset: str, runs: str, finding: str, paper: str, o
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    measured, reason = status, ""
     if compared is not None and compared <= 0 and status != "illustration":
         status = "illustration"
         finding = f"{finding} (nothing to compare: the claim is not tested by this run)"
+    elif status in MEASURED or status == "undetermined":
+        status, reason = decide(status, minima=minima, maxima=maxima, tolerance=tolerance,
+                                effect=effect, kind=kind)
     out = dict(status=status, dataset=dataset, runs=runs, finding=finding, paper=paper, ours=ours,
-               numbers=numbers or {}, compute_s=compute_s, stand_in=stand_in)
+               numbers=numbers or {}, compute_s=compute_s, stand_in=stand_in,
+               measured_status=measured, reason=reason, power=power)
     if scale is not None:
         out["scale"] = check(scale)
     return out
@@ -121,15 +147,18 @@ class Run:
     def finish(self, *, status: str, dataset: str, runs: str, finding: str, paper: str = "",
                ours: str = "", numbers: dict[str, Any] | None = None,
                compute_s: float | None = None, stand_in: bool = False,
-               scale: str | None = None, quiet: bool = False) -> RunRecord:
+               scale: str | None = None, measured_status: str | None = None, reason: str = "",
+               power: str = "", quiet: bool = False) -> RunRecord:
         """Save the record, print the paper's headline beside ours (unless ``quiet``) and return
         the record. The wall time counts from the Run's creation (short when results came from
         the cache); ``compute_s`` is the time the cached computation took.
 
         Two rules hold for every notebook, whatever its verdict says: a ``smoke`` run is an
-        ``"illustration"``, and a claim checked on a stand-in data set is at best ``"on
-        stand-in"``. The status the numbers gave is kept in ``measured_status``. ``scale`` (from
-        the result's verdict) must be the run's own.
+        ``"illustration"``, and on a stand-in data set every measured status -- positive or
+        negative -- becomes ``"on stand-in"``. The status the numbers gave is kept in
+        ``measured_status``; ``reason`` says why a status is "undetermined"; ``power`` states the
+        smallest difference the chapter could detect. ``scale`` (from the result's verdict) must
+        be the run's own. The printed verdict links to the page that explains the statuses.
         """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
@@ -137,10 +166,11 @@ class Run:
         if scale is not None and scale != rec.scale:
             raise ValueError(f"the result was computed at scale {scale!r} but this run is at scale "
                              f"{rec.scale!r}: build its config from the notebook's scale parameter")
-        rec.measured_status = status
+        rec.measured_status = measured_status or status
+        rec.reason, rec.power = reason, power
         if rec.scale == "smoke":
             status = "illustration"
-        elif stand_in and status in ("reproduced", "partly reproduced"):
+        elif stand_in and status in MEASURED:
             status = "on stand-in"
         rec.status, rec.dataset, rec.runs, rec.finding = status, dataset, runs, finding
         rec.paper, rec.ours = paper, ours
@@ -158,7 +188,26 @@ class Run:
             print(f"paper: {paper}" if paper else f"paper: {rec.claim}")
             why = "" if status == rec.measured_status else f" (numbers alone: {rec.measured_status})"
             print(f"ours:  {ours or finding} -> {status}{why}")
+            if reason:
+                print(f"undetermined because: {reason}")
+            if power:
+                print(f"power: {power}")
+            _link(f"How this verdict was decided: [How this book decides]({DECIDES_PAGE}).")
         return rec
+
+
+def _link(text: str) -> None:
+    """``text`` as Markdown in a notebook (a link the book resolves), as plain text elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython is a dependency of papermill
+        print(text)
+        return
+    if get_ipython() is None:
+        print(text)
+    else:
+        display(Markdown(text))
 
 
 def _plain(obj: Any) -> Any:

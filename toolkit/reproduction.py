@@ -25,7 +25,8 @@ TOC = BOOK / "_toc.yml"
 
 #: record status -> the short word shown in the table (its CSS class is ``status-<word>``)
 STATUS_WORDS = {"reproduced": "reproduced", "partly reproduced": "partly",
-                "not reproduced": "not reproduced", "on stand-in": "on stand-in",
+                "not reproduced": "not reproduced", "undetermined": "undetermined",
+                "on stand-in": "on stand-in", "method check": "method check",
                 "illustration": "illustration"}
 NOT_WRITTEN = "not yet written"  # table only: the row's notebook does not exist yet
 NOT_RUN = "not run"  # the notebook exists but saved no record

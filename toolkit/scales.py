@@ -65,7 +65,7 @@ EXPERIMENTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = _frozen({
                       insert_every=1, min_epochs=1, conv_window=2, conv_atol=1e-3, bootstrap=10,
                       path_seeds=2, track_subset=256),
         "cpu": dict(depths=(2, 4, 8), n_points=9, path_epochs=240, cycle_epochs=20, insert_every=10,
-                    min_epochs=20, conv_window=2, conv_atol=1e-3, bootstrap=50, path_seeds=2,
+                    min_epochs=20, conv_window=2, conv_atol=1e-3, bootstrap=50, path_seeds=3,
                     track_subset=1024),
         "paper": dict(depths=(2, 3, 4, 6, 8), n_points=19, path_epochs=400, cycle_epochs=40,
                       insert_every=25, min_epochs=40, conv_window=2, conv_atol=1e-4, bootstrap=100,

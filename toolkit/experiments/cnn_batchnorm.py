@@ -15,8 +15,16 @@ from dataclasses import dataclass
 
 from toolkit import scales
 from toolkit.data import DATASETS
-from toolkit.experiments._minima_paths import compare, convergence_summary, status_of
-from toolkit.experiments.cnn_units import HEADER, CNNUnit, cnn_name, cnn_units, plan_description
+from toolkit.decide import compare, power, status_of
+from toolkit.experiments.cnn_units import (
+    HEADER,
+    CNNUnit,
+    cnn_name,
+    cnn_plan,
+    cnn_units,
+    plan_description,
+)
+from toolkit.join import evidence
 from toolkit.params import as_choice, as_int, as_list
 from toolkit.report import verdict
 from toolkit.topology import Barcode
@@ -79,7 +87,7 @@ class CNNBatchNormResult:
 
     def effects(self) -> dict[int, dict[str, object]]:
         """Per depth: BN's outcome on the minima and on the saddles (``"lower"``: BN lower beyond
-        the error bars, see :func:`toolkit.experiments._minima_paths.compare`) and the drop of
+        the error bars, see :func:`toolkit.decide.compare`) and the drop of
         the saddle level (without minus with BN)."""
         out = {}
         for d in self.config.depths:
@@ -106,7 +114,7 @@ class CNNBatchNormResult:
         largest at the deepest network; partly when BN lowers the minima or the saddles at some
         depth (maybe only as upper bounds at equal budget) and raises neither anywhere beyond the
         error bars with converged paths; not reproduced otherwise (all ties included); see
-        :func:`~toolkit.experiments._minima_paths.status_of`."""
+        :func:`~toolkit.decide.status_of`."""
         cfg = self.config
         eff = self.effects()
         outcomes = [e[k] for e in eff.values() for k in ("minima", "saddles")]
@@ -119,11 +127,18 @@ class CNNBatchNormResult:
         status = status if ok else "not reproduced"
         first = next(iter(self.units.values()))
         n = len(first.paths.min_losses)
-        conv_note, conv = convergence_summary(u.paths for u in self.units.values())
+        us = list(self.units.values())
+        ev = evidence((u.paths for u in us), [u.minima_converged for u in us])
+        conv_note, conv = ev.pop("note"), list(ev["maxima"])
+        detect = max(power(*(u.saddle_level() for u in self.pair(d))) for d in cfg.depths)
+        effect = min(abs(e["saddle_drop"]) for e in eff.values())
         per = "; ".join(f"CNN-{d}: minima {e['minima']} ({e['minima_drop']:+.3f}), saddles "
                         f"{e['saddles']} ({e['saddle_drop']:+.3f})" for d, e in eff.items())
         return verdict(
-            status=status, dataset=first.data,
+            status=status, dataset=first.data, **ev, effect=effect,
+            tolerance=cnn_plan(cfg.scale)[1].path.conv_atol,
+            power=f"BatchNorm's effect on a saddle level below {detect:.4f} (two combined error "
+                  "bars) is a tie",
             runs=f"{len(self.units)} networks x {n} minima, {n * (n - 1) // 2} paths each; BN "
                  f"paths evaluated with per-point recomputed statistics; scale {cfg.scale}",
             finding=(f"effect of BatchNorm (drop = without - with): {per}; largest saddle drop at "

@@ -3,9 +3,9 @@ the optimised paths between every pair, and its barcode -- the unit shared by Fi
 depth, :mod:`toolkit.experiments.cnn_width_depth`) and Fig. 8 (BatchNorm,
 :mod:`toolkit.experiments.cnn_batchnorm`).
 
-A unit is cached on its own under ``cnn_unit``, keyed by the data set, the architecture, the
-number of minima, the scale, the seed and the path plan only, so the two chapters share their
-non-BatchNorm units: whichever runs second loads them.
+A unit is its minima (cached one by one by the minima store, keyed by the resolved recipe and
+the data's content) and their join (:func:`toolkit.join.joined`, cached by the minima's
+content), so the two chapters share their non-BatchNorm units: whichever runs second loads them.
 
 BatchNorm nets: the minima store keeps each minimum's BatchNorm buffers, and every point of a path
 (the minima included) is evaluated with BatchNorm statistics recomputed for that point over the
@@ -15,25 +15,17 @@ losses exactly.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
 from toolkit import scales
-from toolkit.cache import cached
+from toolkit.decide import Level
 from toolkit.executor import map_units
-from toolkit.experiments._minima_paths import (
-    Level,
-    PathPlan,
-    PathsOutcome,
-    describe_data,
-    paths_between,
-)
-from toolkit.minima import minima
-from toolkit.paths import ENGINE_VERSION, PathConfig
-from toolkit.seeds import child_seed
+from toolkit.join import Joined, JoinPlan, joined
+from toolkit.minima import describe_data, minima
+from toolkit.paths import PathConfig
 
 __all__ = ["CNNUnit", "CNNUnitConfig", "cnn_name", "cnn_plan", "cnn_units"]
 
@@ -45,7 +37,7 @@ def cnn_name(layers: int, channels: int, bn: bool = False) -> str:
     return f"CNN-{layers}-{channels}" + ("+BN" if bn else "")
 
 
-def cnn_plan(scale: str) -> tuple[int, PathPlan]:
+def cnn_plan(scale: str) -> tuple[int, JoinPlan]:
     """``(n_minima, path plan)`` of every CNN unit at ``scale`` (settings:
     ``tk.scales.EXPERIMENTS["cnn_units"]``). The optimiser is the one Fig. 2 measured (Adam with a
     projected step, loss-criterion insertion; the paper gives no path recipe for CNNs)."""
@@ -57,7 +49,7 @@ def cnn_plan(scale: str) -> tuple[int, PathPlan]:
                       min_epochs=s["min_epochs"], track_every=s["track_every"],
                       track_subset=s["track_subset"], conv_window=s["conv_window"],
                       on_nonfinite="backoff")
-    return s["n_minima"], PathPlan(path=path, between=s["between"], bootstrap=s["bootstrap"],
+    return s["n_minima"], JoinPlan(path=path, between=s["between"], bootstrap=s["bootstrap"],
                                    eval_chunk=s["eval_chunk"], resolution=s["resolution"],
                                    max_rounds=s["max_rounds"])
 
@@ -73,7 +65,7 @@ class CNNUnitConfig:
     n_minima: int
     scale: str
     seed: int
-    plan: PathPlan
+    plan: JoinPlan
 
     @property
     def name(self) -> str:
@@ -85,8 +77,9 @@ class CNNUnit:
     """One architecture's minima and paths.
 
     ``train_loss``/``train_acc``/``test_acc``/``converged`` ``[n]``: the minima store's numbers;
-    ``paths``: the optimised, evaluated paths and the barcode; ``data``: the data actually used;
-    ``minima_s``/``paths_s``: compute seconds (as first computed, also when loaded from the cache).
+    ``paths``: the join (:class:`toolkit.join.Joined`: the optimised, evaluated paths and the
+    barcode); ``data``: the data actually used; ``minima_s``/``paths_s``: compute seconds (as
+    first computed, also when loaded from the cache).
     """
 
     name: str
@@ -98,7 +91,7 @@ class CNNUnit:
     train_acc: np.ndarray
     test_acc: np.ndarray
     minima_converged: np.ndarray
-    paths: PathsOutcome
+    paths: Joined
     data: str
     stand_in: bool
     minima_s: float
@@ -107,14 +100,12 @@ class CNNUnit:
     def saddle_level(self) -> Level:
         """Mean end of the finite bars (the saddles of formula (1)) with its error bar; converged
         only when every bar-ending path is."""
-        p = self.paths
-        k = p.bar_paths()
-        return Level.of(p.saddles[k], p.saddle_std[k], p.converged[k])
+        return self.paths.saddle_level()
 
     def minima_level(self) -> Level:
         """Mean training loss of the minima (as the paths' ends measure it) with its standard error
         (the minima's own convergence is reported apart, in :meth:`row`)."""
-        return Level.of(self.paths.min_losses)
+        return self.paths.minima_level()
 
     def row(self) -> str:
         """One line of the summary table."""
@@ -132,25 +123,18 @@ HEADER = (f"{'network':>12} {'params':>8} {'train acc':>9} {'test acc':>9} {'min
           "maximum is a minimum itself, i.e. no barrier found)")
 
 
-def _unit(cfg: CNNUnitConfig, device: str, progress: bool) -> CNNUnit:
-    t0 = time.perf_counter()
+def _unit(cfg: CNNUnitConfig, *, device: str, progress: bool) -> CNNUnit:
+    """One network: its minima and their join, each cached on its own (the function
+    :func:`toolkit.executor.map_units` runs)."""
     ms = minima("cnn", cfg.dataset, RECIPE, cfg.n_minima, cfg.scale, seed=cfg.seed, device=device,
                 progress=progress, layers=cfg.layers, channels=cfg.channels, bn=cfg.bn)
-    t1 = time.perf_counter()
-    paths = paths_between(ms.model, ms.train_data, ms.flat, ms.train_loss, cfg.plan,
-                          seed=child_seed(cfg.seed, "path_run", 0), device=device,
-                          progress=progress)
+    paths = joined(ms, cfg.plan, seed=cfg.seed, run=0, device=device, progress=progress)
     return CNNUnit(name=cfg.name, layers=cfg.layers, channels=cfg.channels, bn=cfg.bn,
                    n_params=int(ms.flat.shape[1]), train_loss=np.asarray(ms.train_loss),
                    train_acc=np.asarray(ms.train_acc), test_acc=np.asarray(ms.test_acc),
                    minima_converged=np.asarray(ms.converged), paths=paths,
                    data=describe_data(ms), stand_in=bool(ms.stand_in_note),
-                   minima_s=t1 - t0, paths_s=paths.seconds)
-
-
-def _cached_unit(cfg: CNNUnitConfig, *, device: str, progress: bool) -> CNNUnit:
-    """One network, cached on its own: the function :func:`toolkit.executor.map_units` runs."""
-    return cached("cnn_unit", cfg, lambda: _unit(cfg, device, progress), version=f"1+engine{ENGINE_VERSION}")
+                   minima_s=float(ms.wall_time.sum()), paths_s=paths.seconds)
 
 
 def cnn_units(dataset: str, archs, scale: str, seed: int, *, device: str = "auto",
@@ -162,7 +146,7 @@ def cnn_units(dataset: str, archs, scale: str, seed: int, *, device: str = "auto
     cfgs = [CNNUnitConfig(dataset=dataset, layers=int(layers), channels=int(channels),
                           bn=bool(bn), n_minima=n, scale=scale, seed=seed, plan=plan)
             for layers, channels, bn in archs]
-    runs = map_units(partial(_cached_unit, device=device, progress=progress), cfgs,
+    runs = map_units(partial(_unit, device=device, progress=progress), cfgs,
                      executor=executor, device=device, desc="CNN units",
                      progress=progress and len(cfgs) > 1)
     return {c.name: u for c, u in zip(cfgs, runs.values)}

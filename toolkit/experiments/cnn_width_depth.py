@@ -16,8 +16,16 @@ from scipy.stats import spearmanr
 
 from toolkit import scales
 from toolkit.data import DATASETS
-from toolkit.experiments._minima_paths import compare, convergence_summary, status_of
-from toolkit.experiments.cnn_units import HEADER, CNNUnit, cnn_name, cnn_units, plan_description
+from toolkit.decide import compare, power, status_of
+from toolkit.experiments.cnn_units import (
+    HEADER,
+    CNNUnit,
+    cnn_name,
+    cnn_plan,
+    cnn_units,
+    plan_description,
+)
+from toolkit.join import evidence
 from toolkit.params import as_choice, as_int, as_list
 from toolkit.report import verdict
 from toolkit.topology import Barcode
@@ -102,7 +110,7 @@ class CNNWidthDepthResult:
     def steps(self, series: list[CNNUnit]) -> list[tuple[str, str, str]]:
         """``(smaller, larger, outcome)`` for consecutive networks: ``"lower"`` when the larger
         network's saddle level is below the smaller's beyond the error bars (see
-        :func:`toolkit.experiments._minima_paths.compare`)."""
+        :func:`toolkit.decide.compare`)."""
         return [(a.name, b.name, compare(b.saddle_level(), a.saddle_level()))
                 for a, b in zip(series, series[1:])]
 
@@ -138,8 +146,8 @@ class CNNWidthDepthResult:
 
     def verdict(self) -> dict:
         """Fig. 4's verdict for ``run.finish``: the consecutive steps of the width and depth series
-        compared with :func:`~toolkit.experiments._minima_paths.compare` and summed up by
-        :func:`~toolkit.experiments._minima_paths.status_of` -- reproduced when every step lowers
+        compared with :func:`~toolkit.decide.compare` and summed up by
+        :func:`~toolkit.decide.status_of` -- reproduced when every step lowers
         the saddle level beyond the error bars with converged paths; partly when at least one step
         lowers it (maybe only as upper bounds at equal budget) and none raises it with converged
         paths; not reproduced otherwise (all ties included: the trend is then not resolved). A
@@ -155,10 +163,18 @@ class CNNWidthDepthResult:
         us = self.by_params()
         first = us[0]
         levels = ", ".join(f"{u.name} {u.saddle_level().text(3)}" for u in us)
-        conv_note, conv = convergence_summary(u.paths for u in us)
+        ev = evidence((u.paths for u in us), [u.minima_converged for u in us])
+        conv_note, conv = ev.pop("note"), list(ev["maxima"])
+        pairs = [(a, b) for s_ in series.values() for a, b in zip(s_, s_[1:])]
+        detect = max((power(a.saddle_level(), b.saddle_level()) for a, b in pairs), default=0.0)
+        effect = min((abs(a.saddle_level().mean - b.saddle_level().mean) for a, b in pairs),
+                     default=None)
         n = len(first.paths.min_losses)
         return verdict(
-            status=status, dataset=first.data,
+            status=status, dataset=first.data, **ev, effect=effect,
+            tolerance=cnn_plan(cfg.scale)[1].path.conv_atol,
+            power=f"saddle-level differences between consecutive networks below {detect:.4f} "
+                  "(two combined error bars) are ties",
             runs=f"{len(us)} networks x {n} minima, {n * (n - 1) // 2} paths each, 1 path "
                  f"optimisation; scale {cfg.scale}",
             finding=(f"saddle level (mean bar end ± error) by parameter count: {levels}; steps "

@@ -15,44 +15,38 @@ The paper's claim is that the barcode "diminishes and descends lower" with depth
 compares, per depth, the levels of the minima (bar starts), of the saddles (bar ends) and the bar
 lengths, each with an error bar that combines the data bootstrap and the spread over path runs;
 differences within two error bars are ties, and bars within two error bars of zero are reported
-as "minima connected without a barrier at this precision".
+as "minima connected without a barrier at this precision" (:mod:`toolkit.decide`). Minima are
+joined by :mod:`toolkit.join`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
 from toolkit import scales
-from toolkit.cache import cache_path, cached
 from toolkit.data import DATASETS
 from toolkit.executor import map_units, resolve_executor
 from toolkit.experiments.fc_depth_result import FCDepthResult, FCDepthUnit
-from toolkit.landscape import evaluation_barcode, minima_paths, protocol_paths
+from toolkit.join import Joined, JoinPlan, is_joined, joined, protocol_paths
 from toolkit.minima import MinimaPlan, MinimaSet, minima, plan_minima
 from toolkit.params import as_int, as_list
-from toolkit.paths import ENGINE_VERSION, PathConfig, PathEvaluation, PathSet
-from toolkit.topology import minima_barcode
 
 __all__ = ["FCDepthConfig", "FCDepthResult", "FCDepthUnit", "fc_depth", "fc_depth_config",
            "fc_minima", "fc_paths"]
 
-#: code version of a cached (data set, depth) unit
-_UNIT_VERSION = f"4+engine{ENGINE_VERSION}"
-
 
 @dataclass(frozen=True)
 class FCDepthConfig:
-    """Everything that determines the Fig. 2/13 result (hashed for the cache); build it with
-    :func:`fc_depth_config` (no field has a default: the scale decides).
+    """Everything that determines the Fig. 2/13 result; build it with :func:`fc_depth_config`
+    (no field has a default: the scale decides).
 
     The minima, the paths and their evaluation use one training set: the recipe's, reduced by the
     scale (``tk.scales.get(scale, recipe)``). ``path_seeds``: independent path optimisations per
-    unit (their spread is one of Fig. 13's two error bars; the other is the data bootstrap).
+    unit (their spread is one of Fig. 13's two error bars; the other is the data bootstrap);
+    ``plan``: how minima are joined (:class:`toolkit.join.JoinPlan`).
     """
 
     datasets: tuple[str, ...]
@@ -62,9 +56,18 @@ class FCDepthConfig:
     scale: str
     seed: int
     recipe: str
-    bootstrap: int
     path_seeds: int
-    path: PathConfig
+    plan: JoinPlan
+
+    @property
+    def path(self):
+        """The paths' ``PathConfig``."""
+        return self.plan.path
+
+    @property
+    def bootstrap(self) -> int:
+        """Bootstrap resamples of the data chunks for each maximum's error bar."""
+        return self.plan.bootstrap
 
     def training_set(self) -> str:
         """The training set as used, e.g. ``"a fixed 5,000-image subset of the training set"``."""
@@ -78,29 +81,21 @@ class FCDepthConfig:
 
     def describe(self) -> str:
         """What runs at this scale, including what the scale changes in the minima's recipe."""
-        p = self.path
         return "\n".join([
             f"data sets {list(self.datasets)}, depths {list(self.depths)} x {self.width} units, "
             f"{self.n_minima} minima each ({self.n_minima * (self.n_minima - 1) // 2} pairs)",
             f"minima: recipe {self.recipe!r} until converged -- "
             + scales.get(self.scale, self.recipe).describe(self.recipe),
-            f"paths: {p.n_points} points, at most {p.epochs} epochs of projected {p.optimizer} "
-            f"(lr {p.lr}, {p.lr_schedule} schedule restarted every {p.cycle_epochs} epochs, batch "
-            f"{p.batch_size}) on the same training set, insertion '{p.insert_criterion}' every "
-            f"{p.insert_every} epochs, convergence test at cycle ends (no new low by more than "
-            f"{p.conv_rtol:.0%} of the barrier + {p.conv_atol:g} over {p.conv_window} cycles), "
-            f"pruning {p.prune}; "
-            f"{self.path_seeds} independent optimisations per pair",
-            f"evaluation: the same training set, certified maxima, {self.bootstrap} bootstrap "
-            "resamples of data chunks",
+            f"paths: {self.plan.describe()}; {self.path_seeds} independent optimisations per pair",
         ])
 
 
 def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
                     depths=None, n_minima: int | None = None, seed: int = 0) -> FCDepthConfig:
     """The Fig. 2 configuration at ``scale`` (settings: ``tk.scales.EXPERIMENTS["fc_depth"]``);
-    ``depths=None`` and ``n_minima=None`` take the scale's defaults. ``datasets`` and ``depths`` may arrive as text
-    from the command line (``"[2, 4]"``, ``"mnist"``): see :mod:`toolkit.params`."""
+    ``depths=None`` and ``n_minima=None`` take the scale's defaults. ``datasets`` and ``depths``
+    may arrive as text from the command line (``"[2, 4]"``, ``"mnist"``): see
+    :mod:`toolkit.params`."""
     s = scales.settings("fc_depth", scale)
     datasets = as_list(datasets, "datasets", str, choices=DATASETS)
     depths = as_list(s["depths"] if depths is None else depths, "depths", int)
@@ -120,9 +115,10 @@ def fc_depth_config(scale: str = "cpu", *, datasets=("mnist", "fashion-mnist"),
     # the rate is lowest, so "converged" means a whole further cycle could not lower the maximum
     # by more than 5% of its barrier + conv_atol -- not that the annealed rate froze it.
     path = protocol_paths(s, batch_size=128, track_subset=s["track_subset"])
+    # chunks of 250 images: the data bootstrap of the maxima resamples 20 of them at cpu scale
     return FCDepthConfig(datasets=datasets, depths=depths, width=32, n_minima=n, scale=scale,
-                         seed=seed, recipe="fc_converge", bootstrap=s["bootstrap"],
-                         path_seeds=s["path_seeds"], path=path)
+                         seed=seed, recipe="fc_converge", path_seeds=s["path_seeds"],
+                         plan=JoinPlan(path=path, bootstrap=s["bootstrap"], eval_chunk=250))
 
 
 def fc_minima(cfg: FCDepthConfig, dataset: str, depth: int, *, device: str = "auto",
@@ -133,56 +129,46 @@ def fc_minima(cfg: FCDepthConfig, dataset: str, depth: int, *, device: str = "au
 
 
 def fc_paths(cfg: FCDepthConfig, ms: MinimaSet, *, path_seed: int = 0, device: str = "auto",
-             progress: bool = True) -> tuple[PathSet, PathEvaluation]:
-    """The paths of ``cfg`` between every pair of the minima ``ms``, uncached: optimised and
-    evaluated on the minima's training set, with the seed of path run ``path_seed``
-    (``tk.landscape``'s :func:`~toolkit.landscape.minima_paths`)."""
-    # chunks of 250 images: the data bootstrap of the maxima resamples 20 of them at cpu scale
-    return minima_paths(ms, cfg.path, seed=cfg.seed, run=path_seed, bootstrap=cfg.bootstrap,
-                        eval_chunk=250, device=device, progress=progress)
+             progress: bool = True) -> Joined:
+    """Path run ``path_seed`` of ``cfg`` between every pair of the minima ``ms``: the join
+    (:func:`toolkit.join.joined`, cached by the minima's content); the first run keeps its
+    ``PathSet`` (App. E reads its diagnostics)."""
+    return joined(ms, cfg.plan, seed=cfg.seed, run=path_seed, device=device, progress=progress,
+                  keep=path_seed == 0)
 
 
-def _unit(cfg: FCDepthConfig, dataset: str, depth: int, device: str, progress: bool) -> FCDepthUnit:
+# ----------------------------------------------------------------------------- running
+
+
+def _unit(cfg: FCDepthConfig, job: tuple[str, int], *, device: str, progress: bool) -> FCDepthUnit:
+    """One (data set, depth): its minima (cached one by one) and its joins (cached by content):
+    the function :func:`map_units` runs."""
+    dataset, depth = job
     ms = fc_minima(cfg, dataset, depth, device=device, progress=progress)
-    t1 = time.perf_counter()
-    runs = [fc_paths(cfg, ms, path_seed=s, device=device, progress=progress)
-            for s in range(cfg.path_seeds)]
-    min_losses = evaluation_barcode(runs[0][1], len(ms.flat))[0]
-    spe = -(-len(ms.train_data.y) // cfg.path.batch_size)
+    joins = [fc_paths(cfg, ms, path_seed=s, device=device, progress=progress)
+             for s in range(cfg.path_seeds)]
     return FCDepthUnit(
-        dataset=dataset, depth=depth, n_params=int(ms.flat.shape[1]), min_losses=min_losses,
+        dataset=dataset, depth=depth, n_params=int(ms.flat.shape[1]),
         grad_norm=np.asarray(ms.grad_norm), epochs=np.asarray(ms.epochs),
         converged=np.asarray(ms.converged), train_acc=np.asarray(ms.train_acc),
-        test_acc=np.asarray(ms.test_acc), pairs=runs[0][0].pairs.numpy(),
-        saddles=np.stack([ev.max_loss.double().numpy() for _, ev in runs]),
-        bootstrap_std=np.stack([ev.max_loss_std.double().numpy() for _, ev in runs]),
-        status=[list(ps.status) for ps, _ in runs],
-        max_history=[ps.max_history.double().numpy() for ps, _ in runs],
-        track_steps=[[e * spe for e in ps.track_epochs] for ps, _ in runs],
-        point_steps=np.array([ps.point_steps for ps, _ in runs]),
-        # pruned paths leave the barcode: every bar then ends on a converged path (or a path out
-        # of budget, which the sanity check reports), and pruning can move it by at most conv_atol
-        # atol: two evaluations of one minimum in different batches of points differ by ~1e-10
-        barcodes=[minima_barcode(min_losses, ev.saddles(exclude=("pruned",)), atol=1e-6)
-                  for _, ev in runs],
-        endpoint_gap=float(np.abs(min_losses - ms.train_loss).max()),
-        # the minima's training time, wherever and whenever they were trained (Ray trains them
-        # in tasks of their own before the units run)
-        minima_s=float(ms.wall_time.sum()),
-        paths_s=time.perf_counter() - t1, note=ms.stand_in_note, paths=runs[0][0],
-        evaluation=runs[0][1])
+        test_acc=np.asarray(ms.test_acc), joins=joins,
+        # the minima's training time, wherever and whenever they were trained
+        minima_s=float(ms.wall_time.sum()), note=ms.stand_in_note)
 
 
-def _unit_config(cfg: FCDepthConfig, dataset: str, depth: int) -> FCDepthConfig:
-    return dataclasses.replace(cfg, datasets=(dataset,), depths=(depth,))  # one unit's own key
+def _plan(cfg: FCDepthConfig, job: tuple[str, int], device: str, progress: bool) -> MinimaPlan:
+    return plan_minima("fc", job[0], cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed,
+                       device=device, progress=progress, hidden_layers=job[1], width=cfg.width)
 
 
-def _cached_unit(cfg: FCDepthConfig, job: tuple[str, int], *, device: str,
-                 progress: bool) -> FCDepthUnit:
-    """One (data set, depth) unit, cached on its own: the function :func:`map_units` runs."""
-    ds, d = job
-    return cached("fc_depth_unit", _unit_config(cfg, ds, d),
-                  lambda: _unit(cfg, ds, d, device, progress), version=_UNIT_VERSION)
+def _done(cfg: FCDepthConfig, plan: MinimaPlan) -> bool:
+    """Every minimum and every join of the unit is in the cache."""
+    if not all(plan.is_cached(i) for i in range(len(plan))):
+        return False
+    runs = [plan.train(i) for i in range(len(plan))]
+    ms = plan.assemble(runs)
+    return all(is_joined(ms, cfg.plan, seed=cfg.seed, run=s, keep=s == 0)
+               for s in range(cfg.path_seeds))
 
 
 def _train_minimum(plans: dict[tuple[str, int], MinimaPlan], job: tuple[tuple[str, int], int]) -> None:
@@ -191,26 +177,28 @@ def _train_minimum(plans: dict[tuple[str, int], MinimaPlan], job: tuple[tuple[st
 
 def fc_depth(cfg: FCDepthConfig, *, device: str = "auto", progress: bool = True,
              executor: str | None = None) -> FCDepthResult:
-    """Run (or load) every (data set, depth) unit of ``cfg``; each unit is cached separately.
+    """Run (or load) every (data set, depth) unit of ``cfg``: minima and joins are cached one by
+    one, so an interrupted run resumes where it stopped.
 
     ``executor="ray"`` (or ``$TOOLKIT_EXECUTOR=ray``; see :mod:`toolkit.executor`) first trains
-    every minimum of every unit not yet cached as a Ray task of its own, then runs the units'
-    paths as one task per unit; the result is the serial one (bit for bit on the CPU).
+    every minimum not yet cached as a Ray task of its own, then runs the units' paths as one
+    task per unit; the result is the serial one (bit for bit on the CPU).
     """
     name = resolve_executor(executor)
     jobs = [(ds, d) for ds in cfg.datasets for d in cfg.depths]
-    todo = [j for j in jobs
-            if not cache_path("fc_depth_unit", _unit_config(cfg, *j), _UNIT_VERSION).exists()]
-    if name != "serial" and todo:
-        plans = {j: plan_minima("fc", j[0], cfg.recipe, cfg.n_minima, cfg.scale, seed=cfg.seed,
-                                device=device, progress=progress, hidden_layers=j[1],
-                                width=cfg.width) for j in todo}
-        deep_first = sorted(todo, key=lambda j: -j[1])  # the longest first: no lone last task
-        map_units(partial(_train_minimum, plans),
-                  [(j, i) for j in deep_first for i in range(cfg.n_minima)],
-                  executor=name, device=device, desc="fc depth minima", progress=progress)
+    if name != "serial":
+        plans = {j: _plan(cfg, j, device, progress) for j in jobs}
+        todo = [j for j in jobs if not _done(cfg, plans[j])]
+        if not todo:  # everything is cached: no runtime to start
+            name = "serial"
+        else:
+            deep_first = sorted(todo, key=lambda j: -j[1])  # the longest first: no lone last task
+            map_units(partial(_train_minimum, plans),
+                      [(j, i) for j in deep_first for i in range(cfg.n_minima)
+                       if not plans[j].is_cached(i)],
+                      executor=name, device=device, desc="fc depth minima", progress=progress)
     order = sorted(jobs, key=lambda j: -j[1]) if name != "serial" else jobs
-    runs = map_units(partial(_cached_unit, cfg, device=device, progress=progress), order,
+    runs = map_units(partial(_unit, cfg, device=device, progress=progress), order,
                      executor=name, device=device, desc="fc depth units",
                      progress=progress and len(jobs) > 1)
     units, secs = dict(zip(order, runs.values)), dict(zip(order, runs.seconds))

@@ -121,7 +121,7 @@ class InsertionResult:
         status = ("reproduced" if needed and fixed else "partly reproduced"
                   if abs(err["after"]) <= abs(err["before"]) / 2 else "not reproduced")
         return verdict(
-            status=status,
+            status=status, kind="method check",
             dataset=f"analytic 2D function ({self.config['landscape']}), "
                     f"{self.config['grid']}x{self.config['grid']} grid reference",
             runs=f"1 run: 2 minima, one path of {len(self.before)} points without insertion, "

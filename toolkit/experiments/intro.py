@@ -145,7 +145,7 @@ class ToyResult:
         diff = 100 * self.comparison().max_abs_diff / self.value_range
         to_paths, to_exact = self.to_score()
         return verdict(
-            status="reproduced" if ok else "not reproduced",
+            status="reproduced" if ok else "not reproduced", kind="method check",
             dataset=f"analytic 2D function ({self.config['landscape']}), "
                     f"{self.config['grid']}x{self.config['grid']} grid reference",
             runs=f"1 run: {len(self.minima)} minima, {len(self.paths)} paths",

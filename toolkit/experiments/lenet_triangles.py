@@ -180,10 +180,11 @@ class IndexOneResult:
     toy: ToyTriangleResult
     lenet: LenetTriangleResult
 
-    def verdict(self, tol_percent: float = 1.0) -> dict:
+    def verdict(self, tol_fraction: float = 0.1) -> dict:
         """App. I's verdict for ``run.finish``. Part A passes when the complex's nearest index-1
-        bar and the bottleneck distance to the exact index-1 barcode are within ``tol_percent`` of
-        the function's range and the complex's index-0 barcode is the minima barcode of its edges.
+        bar and the bottleneck distance to the exact index-1 barcode are within ``tol_fraction``
+        of the exact bar's own length (the tolerance is relative to what it tests) and the
+        complex's index-0 barcode is the minima barcode of its edges.
         Part B passes when the LeNet triangle's index-1 bar is short
         (:meth:`LenetTriangleResult.is_short`). Reproduced needs both and converged minima; partly
         needs one. A landscape whose exact grid has no index-1 bar leaves Part A untested (it
@@ -197,6 +198,7 @@ class IndexOneResult:
         exact_len = (100 * float(toy.grid[1].deaths[0] - toy.grid[1].births[0]) / toy.value_range
                      if has_exact else float("nan"))
         extra = toy.extra_bars()
+        tol_percent = tol_fraction * exact_len if has_exact else 0.0  # in % of the range
         part_a = (has_exact and diff <= tol_percent and bottleneck <= tol_percent
                   and toy.index0_equals_minima_barcode())
         b, d = net.bar
@@ -205,13 +207,16 @@ class IndexOneResult:
                   else "partly reproduced" if part_a or part_b else "not reproduced")
         grid = toy.config["grid"]
         return verdict(
-            status=status,
+            status=status, minima=(int(net.converged.sum()), len(net.converged)),
+            power=f"Part A resolves index-1 bars to {tol_fraction:.0%} of the exact bar's length "
+                  f"({tol_percent:.3f}% of the range)",
             dataset=f"Part A: analytic 2D function ({toy.config['toy']['landscape']}), {grid}x{grid} grid "
                     f"reference; Part B: {net.data}",
             runs=f"1 run each: Part A {len(toy.minima)} minima, {len(toy.curve_max)} curves, "
                  f"{len(toy.triangles)} triangles; Part B 3 minima, 3 curves, 1 triangle",
             finding=(f"2D: nearest index-1 bar within {diff:.3f}% of the range of the exact one, "
-                     f"bottleneck {bottleneck:.3f}% (the exact bar is only {exact_len:.3f}% long; "
+                     f"bottleneck {bottleneck:.3f}% (tolerance {tol_fraction:.0%} of the exact "
+                     f"bar's length {exact_len:.3f}% = {tol_percent:.3f}%; "
                      f"{len(extra)} other short bar(s))" if has_exact else
                      "2D: not tested (the exact grid barcode has no index-1 bar)")
                     + f"; LeNet triangle's index-1 bar [{b:.3f}, "

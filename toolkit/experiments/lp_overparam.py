@@ -23,6 +23,7 @@ from toolkit import scales
 from toolkit._device import resolve_device
 from toolkit._progress import progress_bar
 from toolkit.cache import cached
+from toolkit.decide import Level, compare
 from toolkit.experiments.lp_common import LPData, lp_data, lp_model, single_thread
 from toolkit.models import param_count
 from toolkit.params import as_int, as_list
@@ -110,17 +111,23 @@ class LPOverparamResult:
         p = min(max(err, 1e-3), 1 - 1e-3)
         return math.sqrt(p * (1 - p) / self.data.n_test)
 
-    def increases(self, z: float = 2.0) -> list[tuple[int, int, int, float]]:
+    def level(self, i: int, k: int) -> Level:
+        """The validation error at training-set size ``i`` and width ``k`` with its binomial
+        standard error, as a :class:`~toolkit.decide.Level`."""
+        e = float(self.test_err[i, k])
+        return Level(e, self.se(e), 1)
+
+    def increases(self) -> list[tuple[int, int, int, float]]:
         """Steps to a wider over-parametrised net (both more parameters than training images)
-        whose validation error rose by more than ``z`` standard errors of the difference:
-        ``(n_train, width, next width, rise)``."""
+        whose validation error rose beyond two combined standard errors (the book's one rule,
+        :func:`toolkit.decide.compare`): ``(n_train, width, next width, rise)``."""
         out = []
         for i, n in enumerate(self.n_trains.tolist()):
             over = [k for k in range(len(self.widths)) if self.n_params[k] > n]
             for a, b in zip(over, over[1:]):
-                ea, eb = float(self.test_err[i, a]), float(self.test_err[i, b])
-                if eb - ea > z * math.hypot(self.se(ea), self.se(eb)):
-                    out.append((n, int(self.widths[a]), int(self.widths[b]), eb - ea))
+                if compare(self.level(i, b), self.level(i, a)) == "higher":
+                    out.append((n, int(self.widths[a]), int(self.widths[b]),
+                                float(self.test_err[i, b] - self.test_err[i, a])))
         return out
 
     def n_steps_tested(self) -> int:
@@ -136,20 +143,19 @@ class LPOverparamResult:
             lines.append(f"{n:>8,} {cells}")
         return "\n".join(lines)
 
-    def verdict(self, z: float = 2.0) -> dict:
+    def verdict(self) -> dict:
         """Fig. 40's verdict: at every training-set size, widening an already over-parametrised
-        net never raises the validation error by more than ``z`` standard errors
+        net never raises the validation error beyond two combined standard errors
         (:meth:`increases`). None: reproduced; some, but the widest net is no worse than the
         narrowest over-parametrised one at every size: partly; else not reproduced. Sizes with
         fewer than two over-parametrised widths test nothing and are named."""
-        ups = self.increases(z)
+        ups = self.increases()
         untested = [int(n) for n in self.n_trains if (self.n_params > n).sum() < 2]
         last_ok = True
         for i, n in enumerate(self.n_trains.tolist()):
             over = np.flatnonzero(self.n_params > n)
             if len(over) >= 2:
-                ea, eb = float(self.test_err[i, over[0]]), float(self.test_err[i, over[-1]])
-                last_ok &= eb - ea <= z * math.hypot(self.se(ea), self.se(eb))
+                last_ok &= compare(self.level(i, over[-1]), self.level(i, over[0])) != "higher"
         tested = len(self.n_trains) - len(untested)
         status = ("not reproduced" if tested == 0 or not last_ok else
                   "reproduced" if not ups else "partly reproduced")
@@ -160,7 +166,7 @@ class LPOverparamResult:
             status=status, stand_in=self.data.stand_in, dataset=self.data.verdict_label,
             runs=f"{len(self.n_trains)} training-set sizes x {len(self.widths)} widths, one run "
                  f"each, {cfg['steps']} SGD steps",
-            finding=(f"validation-error rises beyond {z} SE when widening an over-parametrised "
+            finding=(f"validation-error rises beyond two combined SE when widening an over-parametrised "
                      f"net: {ups or 'none'}"
                      + (f"; sizes with < 2 over-parametrised widths (untested): {untested}"
                         if untested else "")

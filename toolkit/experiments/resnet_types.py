@@ -11,30 +11,21 @@ recomputed per point), and the barcode of all ``2n`` minima, its bars labelled b
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from functools import partial
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from toolkit import scales
-from toolkit.cache import cached
 from toolkit.data import DATASETS
+from toolkit.decide import Level, compare, power, status_of
 from toolkit.executor import map_units
-from toolkit.experiments._minima_paths import (
-    Level,
-    PathPlan,
-    PathsOutcome,
-    compare,
-    convergence_summary,
-    describe_data,
-    paths_between,
-    status_of,
-)
-from toolkit.minima import minima
+from toolkit.join import Joined, JoinPlan, evidence, joined
+from toolkit.minima import describe_data, minima
 from toolkit.params import as_int, as_list
-from toolkit.paths import ENGINE_VERSION, PathConfig
+from toolkit.paths import PathConfig
 from toolkit.recipes import get_recipe
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
@@ -54,7 +45,7 @@ PAPER_TABLES = {
 }
 
 
-def _plan(s: dict, dataset: str) -> PathPlan:
+def _plan(s: dict, dataset: str) -> JoinPlan:
     p = s["paths"][dataset]
     path = PathConfig(n_points=p["n_points"], epochs=p["epochs"], batch_size=p["batch_size"],
                       optimizer=p["optimizer"], lr=p["lr"], momentum=0.9, weight_decay=5e-4,
@@ -63,7 +54,7 @@ def _plan(s: dict, dataset: str) -> PathPlan:
                       max_points=p["max_points"], min_epochs=p["min_epochs"],
                       track_every=s["track_every"], track_subset=s["track_subset"],
                       conv_window=s["conv_window"], on_nonfinite="backoff")
-    return PathPlan(path=path, between=s["between"], bootstrap=s["bootstrap"],
+    return JoinPlan(path=path, between=s["between"], bootstrap=s["bootstrap"],
                     eval_chunk=s["eval_chunk"], resolution=s["resolution"],
                     max_rounds=s["max_rounds"])
 
@@ -78,7 +69,7 @@ class ResNetTypesConfig:
     width: float
     scale: str
     seed: int
-    plans: tuple[PathPlan, ...]
+    plans: tuple[JoinPlan, ...]
 
     def describe(self) -> str:
         """Minima per type with each recipe as scaled, and the paths."""
@@ -133,7 +124,7 @@ class ResNetTypesUnit:
     test_loss: np.ndarray
     test_acc: np.ndarray
     minima_converged: np.ndarray
-    paths: PathsOutcome
+    paths: Joined
     minima_s: float
     paths_s: float
 
@@ -203,9 +194,11 @@ class ResNetTypesUnit:
                 "saddles": compare(self.bar_level(2), self.bar_level(1)), "always": str(always)}
 
 
-def _unit(cfg: ResNetTypesConfig, dataset: str, plan: PathPlan, device: str,
+def _unit(cfg: ResNetTypesConfig, job: tuple[str, JoinPlan], *, device: str,
           progress: bool) -> ResNetTypesUnit:
-    t0 = time.perf_counter()
+    """One data set: the minima of both types (cached one by one) and their join (cached by the
+    minima's content): the function :func:`toolkit.executor.map_units` runs."""
+    dataset, plan = job
     r2 = get_recipe("resnet_type2")
     if dataset == "svhn":  # App. A Table 5: type 2 trains 100 epochs on SVHN (300 on CIFAR-10)
         r2 = r2.replace(epochs=100)
@@ -214,20 +207,22 @@ def _unit(cfg: ResNetTypesConfig, dataset: str, plan: PathPlan, device: str,
             minima("resnet_like", dataset, r2, cfg.n_per_type, cfg.scale,
                    seed=child_seed(cfg.seed, "resnet_type2"), device=device, progress=progress,
                    width=cfg.width)]
-    t1 = time.perf_counter()
-    flat = torch.cat([s.flat for s in sets])
 
     def cat(key: str) -> np.ndarray:
         return np.concatenate([np.asarray(getattr(s, key)) for s in sets])
 
-    paths = paths_between(sets[0].model, sets[0].train_data, flat, cat("train_loss"), plan,
-                          seed=child_seed(cfg.seed, "path_run", 0), device=device, progress=progress)
+    both = SimpleNamespace(  # the 2n minima as one set for the join (same model, same data)
+        model=sets[0].model, train_data=sets[0].train_data, train_loss=cat("train_loss"),
+        flat=torch.cat([s.flat for s in sets]), config=sets[0].config,
+        buffers=None if sets[0].buffers is None else
+        {k: torch.cat([s.buffers[k] for s in sets]) for k in sets[0].buffers})
+    paths = joined(both, plan, seed=cfg.seed, run=0, device=device, progress=progress)
     return ResNetTypesUnit(
         dataset=dataset, data=describe_data(sets[0]), stand_in=bool(sets[0].stand_in_note),
-        n_params=int(flat.shape[1]), types=np.repeat([1, 2], cfg.n_per_type),
+        n_params=int(both.flat.shape[1]), types=np.repeat([1, 2], cfg.n_per_type),
         train_loss=cat("train_loss"), train_acc=cat("train_acc"), test_loss=cat("test_loss"),
         test_acc=cat("test_acc"), minima_converged=cat("converged").astype(bool), paths=paths,
-        minima_s=t1 - t0, paths_s=paths.seconds)
+        minima_s=float(cat("wall_time").sum()), paths_s=paths.seconds)
 
 
 @dataclass
@@ -251,21 +246,29 @@ class ResNetTypesResult:
         above type 2's beyond the error bars). Reproduced when both hold on every data set with
         converged paths; partly when one of them holds somewhere (the saddles maybe only as upper
         bounds at equal budget) and neither is reversed beyond the error bars anywhere; not
-        reproduced otherwise (see :func:`~toolkit.experiments._minima_paths.status_of`)."""
+        reproduced otherwise (see :func:`~toolkit.decide.status_of`); undetermined when minima or
+        bar-ending maxima did not converge (:func:`~toolkit.decide.decide`)."""
         cfg = self.config
         out = {ds: u.outcome() for ds, u in self.units.items()}
         checks = [o[k] for o in out.values() for k in ("generalisation", "saddles")]
         ok = all(u.paths.sanity()[0] for u in self.units.values())
         status = status_of(checks) if ok else "not reproduced"
+        us = list(self.units.values())
+        ev = evidence((u.paths for u in us), [u.minima_converged for u in us])
+        conv_note, conv = ev.pop("note"), list(ev["maxima"])
+        detect = max(power(u.bar_level(1), u.bar_level(2)) for u in us)
+        effect = min(abs(u.bar_level(1).mean - u.bar_level(2).mean) for u in us)
         n = cfg.n_per_type
         per = "; ".join(
             f"{ds}: test acc type 1 {u.acc_level(1).text(2)}% vs type 2 {u.acc_level(2).text(2)}% "
             f"({out[ds]['generalisation']}); bar ends type 1 {u.bar_level(1).text(3)} vs type 2 "
             f"{u.bar_level(2).text(3)} (type 2 {out[ds]['saddles']}; always higher for type 1: "
             f"{out[ds]['always']})" for ds, u in self.units.items())
-        conv_note, conv = convergence_summary(u.paths for u in self.units.values())
         return verdict(
-            status=status, dataset="; ".join(u.data for u in self.units.values()),
+            status=status, dataset="; ".join(u.data for u in self.units.values()), **ev,
+            tolerance=cfg.plans[0].path.conv_atol, effect=effect,
+            power=f"type-1 vs type-2 bar ends differing by less than {detect:.4f} (two combined "
+                  f"error bars, {n} minima per type) are ties",
             runs=f"{n} minima per type per data set, {n * (n - 1) // 2} + {n * (n - 1) // 2} + "
                  f"{n * n} paths, 1 path optimisation; scale {cfg.scale}",
             finding=per + f"; sanity {'ok' if ok else 'FAILED'}"
@@ -281,22 +284,12 @@ class ResNetTypesResult:
             scale=cfg.scale, compared=len(checks))
 
 
-def _cached_unit(cfg: ResNetTypesConfig, job: tuple[str, PathPlan], *, device: str,
-                 progress: bool) -> ResNetTypesUnit:
-    """One data set, cached on its own: the function :func:`toolkit.executor.map_units` runs."""
-    ds, plan = job
-    key = {"dataset": ds, "n_per_type": cfg.n_per_type, "width": cfg.width, "scale": cfg.scale,
-           "seed": cfg.seed, "plan": plan}
-    return cached("resnet_types_unit", key, lambda: _unit(cfg, ds, plan, device, progress),
-                  version=f"1+engine{ENGINE_VERSION}")
-
-
 def resnet_types(cfg: ResNetTypesConfig, *, device: str = "auto", progress: bool = True,
                  executor: str | None = None) -> ResNetTypesResult:
     """Run (or load) one cached unit per data set; ``executor="ray"`` (or ``$TOOLKIT_EXECUTOR``)
     runs one Ray task per data set (:mod:`toolkit.executor`)."""
     jobs = list(zip(cfg.datasets, cfg.plans))
-    runs = map_units(partial(_cached_unit, cfg, device=device, progress=progress), jobs,
+    runs = map_units(partial(_unit, cfg, device=device, progress=progress), jobs,
                      executor=executor, device=device, desc="ResNet data sets",
                      progress=progress and len(jobs) > 1)
     return ResNetTypesResult(config=cfg, units=dict(zip(cfg.datasets, runs.values)))

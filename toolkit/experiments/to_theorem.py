@@ -139,7 +139,7 @@ class TOTheoremResult:
                            for f in self.functions.values())
         grid = self.config["grid"]
         return verdict(
-            status=status, dataset=f"analytic 2D functions ({', '.join(self.functions)}), "
+            status=status, kind="method check", dataset=f"analytic 2D functions ({', '.join(self.functions)}), "
                                    f"{grid}x{grid} grid reference",
             runs=f"1 run per function ({len(self.functions)} functions)",
             finding=f"{scores}; one-basin functions non-convex yet |u|² after reparametrisation "
