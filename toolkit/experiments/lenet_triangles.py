@@ -22,6 +22,7 @@ from toolkit.experiments.triangles import ToyTriangleResult
 from toolkit.minima import minima as train_minima
 from toolkit.objectives import ModuleObjective
 from toolkit.params import as_choice, as_int
+from toolkit.recipes import get_recipe
 from toolkit.report import verdict
 from toolkit.simplices import TriangleConfig, evaluate_triangles, optimize_triangles
 from toolkit.topology import Barcode, simplex_barcode
@@ -169,7 +170,8 @@ def lenet_triangle(cfg: LenetTriangleConfig, *, device: str = "auto",
                    progress: bool = True) -> LenetTriangleResult:
     """Part B: three LeNet minima, curves, the triangle with trainable centre, its loss on a
     barycentric grid and its index-1 bar (cached)."""
-    return cached("app_i_lenet_triangle", cfg, lambda: _lenet_compute(cfg, device, progress),
+    key = {"config": cfg, "recipe": scales.get(cfg.scale, "lenet").apply(get_recipe("lenet"))}
+    return cached("app_i_lenet_triangle", key, lambda: _lenet_compute(cfg, device, progress),
                   version="2")
 
 

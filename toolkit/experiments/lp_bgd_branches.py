@@ -282,4 +282,5 @@ def lp_bgd_branches(cfg: LPBGDConfig, *, device: str = "auto", progress: bool = 
     scale CIFAR-10 may be replaced by a documented stand-in (``result.data`` says so)."""
     dev = resolve_device(device)
     with single_thread(dev):
-        return cached("lp_bgd_branches", cfg, lambda: _compute(cfg, dev, progress), version="2")
+        return cached("lp_bgd_branches", {"config": cfg, "recipe": RECIPES["lp_gd"]},
+                      lambda: _compute(cfg, dev, progress), version="2")

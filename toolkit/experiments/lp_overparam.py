@@ -23,7 +23,7 @@ from toolkit import scales
 from toolkit._device import resolve_device
 from toolkit._progress import progress_bar
 from toolkit.cache import cached
-from toolkit.decide import Level, compare
+from toolkit.decide import Level, compare, power
 from toolkit.experiments.lp_common import LPData, lp_data, lp_model, single_thread
 from toolkit.models import param_count
 from toolkit.params import as_int, as_list
@@ -160,12 +160,17 @@ class LPOverparamResult:
         status = ("not reproduced" if tested == 0 or not last_ok else
                   "reproduced" if not ups else "partly reproduced")
         ratio = float(self.n_params.max() / self.n_trains.min())
+        e = float(np.nanmedian(self.test_err))
+        detect = power(Level(e, self.se(e), 1), Level(e, self.se(e), 1))
         unfit = float(self.train_err.max())
         cfg = self.config
         return verdict(
             status=status, stand_in=self.data.stand_in, dataset=self.data.verdict_label,
             runs=f"{len(self.n_trains)} training-set sizes x {len(self.widths)} widths, one run "
                  f"each, {cfg['steps']} SGD steps",
+            power=f"a rise of the validation error smaller than about {detect:.3f} (two combined "
+                  f"binomial errors on {self.data.n_test:,} validation images at error {e:.2f}) is "
+                  "a tie",
             finding=(f"validation-error rises beyond two combined SE when widening an over-parametrised "
                      f"net: {ups or 'none'}"
                      + (f"; sizes with < 2 over-parametrised widths (untested): {untested}"
@@ -204,7 +209,8 @@ def lp_overparam(cfg: LPOverparamConfig, *, device: str = "auto", progress: bool
     cells = {}
     with single_thread(dev):
         for n, w in progress_bar(units, desc="sizes x widths", enabled=progress):
-            cells[(n, w)] = cached("lp_overparam_cell", {"config": cfg, "n": n, "width": w},
+            cells[(n, w)] = cached("lp_overparam_cell", {"config": cfg, "n": n, "width": w,
+                                                        "recipe": RECIPES["lp_sgd"]},
                                    lambda n=n, w=w: _cell(cfg, n, w, dev), version="1")
     _, _, info = lp_data(cfg.dataset, cfg.scale, max(cfg.n_trains), cfg.n_test)
     info = dataclasses.replace(info, subsets=tuple(cells[(n, cfg.widths[0])].n_train

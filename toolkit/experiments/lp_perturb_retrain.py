@@ -238,12 +238,14 @@ _BASE_FIELDS = ("scale", "seed", "n_train", "n_test", "width", "sgd_epochs", "sg
 
 def _compute(cfg: LPRetrainConfig, dev: torch.device, progress: bool) -> LPRetrainResult:
     key = {f: getattr(cfg, f) for f in _BASE_FIELDS}
+    key["recipes"] = [RECIPES["lp_sgd"], RECIPES["lp_gd"]]  # the presets as they are now
     base, ref = (cached("lp_retrain_base", {"base": key, "which": w},
                         lambda w=w: _base(cfg, w, dev), version="2") for w in (0, 1))
     runs = {}
     units = list(itertools.product(range(len(BASES)), range(cfg.runs)))
     for b, r in progress_bar(units, desc="perturb and retrain", enabled=progress):
-        runs[(b, r)] = cached("lp_retrain_run", {"config": cfg, "base": b, "run": r},
+        runs[(b, r)] = cached("lp_retrain_run", {"config": cfg, "base": b, "run": r,
+                                                "recipes": key["recipes"]},
                               lambda b=b, r=r: _retrain(cfg, base, b, r, dev), version="2")
     return _assemble(cfg, base, ref, runs, dev)
 

@@ -157,6 +157,8 @@ class LPPolyResult:
         return verdict(
             status=status, stand_in=self.data.stand_in, dataset=self.data.verdict_label,
             runs=f"{cfg['runs']} paired run(s) per activation, {cfg['epochs']} epochs each",
+            power=f"a test-error gap above {max(tol, 2 * se_test):.3f} (training: "
+                  f"{max(tol, 2 * se_train):.3f}) would have been called a difference",
             finding=f"final test error ReLU {relu:.3f} vs polynomial {poly:.3f} (gap "
                     f"{d_test:+.3f} ± {se_test:.3f}); training-error gap {d_train:+.3f} ± "
                     f"{se_train:.3f}; tie when within max({tol}, 2 SE)"
@@ -201,7 +203,7 @@ def lp_poly(cfg: LPPolyConfig, *, device: str = "auto", progress: bool = True) -
     dev = resolve_device(device)
     with single_thread(dev):
         for a, r in progress_bar(units, desc="ReLU / polynomial runs", enabled=progress):
-            key = {"config": cfg, "activation": a, "run": r}
+            key = {"config": cfg, "activation": a, "run": r, "recipe": RECIPES["lp_sgd"]}
             runs[a].append(cached("lp_poly_run", key, lambda a=a, r=r: _run(cfg, a, r, dev),
                                   version="2"))
     model = lp_model(0, train_ds.x, width=cfg.width, num_classes=train_ds.num_classes)

@@ -320,4 +320,4 @@ def lp_sgd_mds(cfg: LPSGDMDSConfig, *, device: str = "auto", progress: bool = Tr
     it a documented stand-in may replace it, and ``result.data`` says so."""
     dev = resolve_device(device)
     with single_thread(dev):
-        return cached("lp_sgd_mds", cfg, lambda: _compute(cfg, dev, progress), version="7")
+        return cached("lp_sgd_mds", {"config": cfg, "recipe": RECIPES["lp_sgd"]}, lambda: _compute(cfg, dev, progress), version="7")

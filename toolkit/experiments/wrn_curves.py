@@ -26,9 +26,11 @@ from toolkit import scales
 from toolkit.cache import cached
 from toolkit.curves import CurveConfig, evaluate_curves, optimize_curves
 from toolkit.data import DATASETS
+from toolkit.join import bar_barcode
 from toolkit.minima import describe_data, minima
 from toolkit.objectives import ModuleObjective
 from toolkit.params import as_choice, as_int
+from toolkit.recipes import get_recipe
 from toolkit.report import verdict
 from toolkit.seeds import child_seed
 from toolkit.simplices import TriangleConfig, evaluate_triangles, optimize_triangles
@@ -279,7 +281,7 @@ def _compute(cfg: WRNCurvesConfig, device: str, progress: bool,
     ends = ev.minima_losses()
     losses = np.array([ends[i] for i in range(cfg.n_minima)])
     curve_max = ev.saddles()
-    barcode = minima_barcode(losses, curve_max)
+    barcode = bar_barcode(ev, cfg.n_minima)[1]  # the one rule for which maxima end bars
     subsets = {}
     for k in cfg.subset_sizes:
         for sub in combinations(range(cfg.n_minima), k):
@@ -317,5 +319,6 @@ def wrn_curves(cfg: WRNCurvesConfig, *, device: str = "auto", progress: bool = T
                executor: str | None = None) -> WRNCurvesResult:
     """Minima, curves, barcodes of subsets, triangles and the index-1 barcode (cached);
     ``executor="ray"`` trains the minima as one Ray task each (:mod:`toolkit.executor`)."""
-    return cached("wrn_curves", cfg, lambda: _compute(cfg, device, progress, executor),
+    key = {"config": cfg, "recipe": scales.get(cfg.scale, RECIPE).apply(get_recipe(RECIPE))}
+    return cached("wrn_curves", key, lambda: _compute(cfg, device, progress, executor),
                   version="1")
